@@ -1,0 +1,59 @@
+# Entry points for people and CI. Every target works on a fresh clone:
+# `make setup` is a prerequisite of the others and is quick when done.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+# Pinned CRD schemas (read, never copied); override to use downloaded ones.
+export FINMLOPS_SCHEMA_DIR ?= $(abspath ../shared/schemas)
+# Project-local podman settings for molecule (see molecule/README.md).
+export CONTAINERS_CONF := $(abspath molecule/containers.conf)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+
+.PHONY: help setup demo test lint render unit molecule schemas clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the project (idempotent)
+
+demo: setup ## the main job on the embedded default (one machine, no cluster)
+	$(BIN)/ansible-playbook -i inventory/local playbooks/local.yml $(DEMO_ARGS)
+
+render: setup ## render and validate every manifest for inventory/sample (no cluster, no hosts)
+	$(BIN)/ansible-playbook -i inventory/sample site.yml -e platform_mode=render
+
+lint: setup ## ansible-lint (production), yamllint, ruff
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: setup ## pytest (unit, render and integration tests)
+	$(BIN)/pytest
+
+molecule: setup ## every molecule scenario (podman, systemd nodes)
+	scripts/build-node-image.sh
+	for s in $$(ls molecule | sort); do \
+	  test -f molecule/$$s/molecule.yml || continue; \
+	  $(BIN)/molecule test -s $$s; \
+	done
+
+test: lint unit molecule ## everything CI runs
+
+schemas: setup ## download the pinned upstream CRD schemas (checksummed) for use without ../shared
+	$(BIN)/ansible-playbook playbooks/download-schemas.yml
+
+clean: ## remove build output (not the venv, not generated secrets)
+	rm -rf build

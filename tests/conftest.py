@@ -1,0 +1,49 @@
+"""Shared pytest fixtures: import paths, schema folder, project paths."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+COLLECTIONS = PROJECT_ROOT / "collections"
+# Our collection is imported as ansible_collections.finmlops.platform, exactly
+# as Ansible loads it, so tests exercise the code the modules run.
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
+
+SCHEMA_DIR = Path(os.environ.get("FINMLOPS_SCHEMA_DIR", PROJECT_ROOT.parent / "shared" / "schemas"))
+UPSTREAM_EXAMPLES = PROJECT_ROOT.parent / "shared" / "upstream-examples"
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def schema_dir() -> Path:
+    if not SCHEMA_DIR.is_dir():
+        pytest.fail(f"pinned schemas not found at {SCHEMA_DIR}; set FINMLOPS_SCHEMA_DIR")
+    return SCHEMA_DIR
+
+
+@pytest.fixture(scope="session")
+def upstream_examples() -> Path:
+    if not UPSTREAM_EXAMPLES.is_dir():
+        pytest.fail(f"upstream examples not found at {UPSTREAM_EXAMPLES} (../shared beside the project)")
+    return UPSTREAM_EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def ansible_env(project_root: Path) -> dict[str, str]:
+    """Environment for running ansible-playbook from tests, as the Makefile does."""
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = str(project_root / "ansible.cfg")
+    env.setdefault("FINMLOPS_SCHEMA_DIR", str(SCHEMA_DIR))
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
