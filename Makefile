@@ -15,7 +15,7 @@ export CONTAINERS_CONF := $(abspath molecule/containers.conf)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help setup demo test lint render unit molecule schemas clean
+.PHONY: help setup demo test lint preflight render unit molecule schemas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ setup: $(STAMP) ## create .venv and install the project (idempotent)
 
 demo: setup ## the main job on the embedded default (one machine, no cluster)
 	$(BIN)/ansible-playbook -i inventory/local playbooks/local.yml $(DEMO_ARGS)
+
+preflight: setup ## check an inventory (INV=inventory/sample; HOST_CHECKS=1 also checks the nodes)
+	$(BIN)/ansible-playbook -i $(or $(INV),inventory/sample) playbooks/preflight.yml $(if $(HOST_CHECKS),--tags host_checks)
 
 render: setup ## render and validate every manifest for inventory/sample (no cluster, no hosts)
 	$(BIN)/ansible-playbook -i inventory/sample site.yml -e platform_mode=render

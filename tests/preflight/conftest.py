@@ -1,0 +1,58 @@
+"""Fixtures for preflight tests: the sample inventory as data and as a folder to copy."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from preflight_helpers import SAMPLE, load_sample
+
+
+@pytest.fixture(scope="session")
+def _sample_data() -> dict[str, Any]:
+    return load_sample()
+
+
+@pytest.fixture
+def sample(_sample_data: dict[str, Any]) -> dict[str, Any]:
+    """A fresh, mutable copy of the sample inventory data for one test to break."""
+    return copy.deepcopy(_sample_data)
+
+
+@pytest.fixture
+def inventory_copy(tmp_path: Path) -> Callable[[], Path]:
+    """Copy inventory/sample into tmp_path; the test then changes one thing in it."""
+
+    def make() -> Path:
+        target = tmp_path / "inventory"
+        shutil.copytree(SAMPLE, target, ignore=shutil.ignore_patterns("credentials"))
+        return target
+
+    return make
+
+
+@pytest.fixture
+def run_preflight(
+    project_root: Path, ansible_env: dict[str, str]
+) -> Callable[..., subprocess.CompletedProcess]:
+    """Run playbooks/preflight.yml against an inventory folder, as a user would."""
+
+    def run(inventory: Path, *extra: str) -> subprocess.CompletedProcess:
+        playbook = Path(sys.executable).parent / "ansible-playbook"
+        return subprocess.run(
+            [str(playbook), "playbooks/preflight.yml", "-i", str(inventory), *extra],
+            cwd=project_root,
+            env=ansible_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    return run
