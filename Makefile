@@ -15,7 +15,7 @@ export CONTAINERS_CONF := $(abspath molecule/containers.conf)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help setup demo test lint preflight render unit molecule schemas clean
+.PHONY: help setup demo test lint preflight render checkov doctor unit molecule schemas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,12 @@ molecule: setup ## every molecule scenario (podman, systemd nodes)
 	done
 
 test: lint unit molecule ## everything CI runs
+
+checkov: render ## checkov over the rendered manifests (own venv .venv-checkov; skip list in .checkov.yaml)
+	scripts/run-checkov.sh build/manifests
+
+doctor: setup ## diagnose a saved snapshot offline (SNAPSHOT=file)
+	$(BIN)/ansible-playbook playbooks/day2/doctor.yml -e snapshot=$(SNAPSHOT)
 
 schemas: setup ## download the pinned upstream CRD schemas (checksummed) for use without ../shared
 	$(BIN)/ansible-playbook playbooks/download-schemas.yml
