@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from ansible_collections.finmlops.platform.plugins.module_utils.k8s_objects import redact_secret
 
 
@@ -38,7 +37,12 @@ def manifest_filename(index: int, obj: dict[str, Any]) -> str:
 
 def dump_manifest(obj: dict[str, Any]) -> str:
     body = yaml.dump(
-        redact_secret(obj), Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120
+        redact_secret(obj),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=120,
     )
     return "---\n" + body
 
