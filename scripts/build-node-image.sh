@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Build the Debian 12 systemd image the molecule scenarios boot as k3s nodes.
+#
+# No container registry is reachable from the build and CI machines, so the
+# image is made locally: debootstrap a minimal bookworm root, then import it
+# with podman. It is cached: the build is skipped when an image with the same
+# tag and the same package list already exists (the list's hash is stored in
+# an image label, so changing NODE_IMAGE_PACKAGES below rebuilds it).
+#
+# The packages node_prep installs are baked in because the containers may
+# not reach a Debian mirror; node_prep then finds them already present.
+#
+# Usage: scripts/build-node-image.sh [--force]
+# Environment: NODE_IMAGE (tag), DEBIAN_MIRROR, CONTAINERS_CONF (see
+# molecule/containers.conf; the Makefile exports it).
+set -euo pipefail
+
+NODE_IMAGE="${NODE_IMAGE:-localhost/finmlops-node:bookworm}"
+DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+SUITE=bookworm
+# Base system for systemd containers and Ansible (python3, python3-apt for
+# the apt and package_facts modules, openssh-server: the scenarios connect
+# over SSH like a real inventory, which is also several times faster than
+# the podman connection; python3-yaml for the k3s test double in
+# tests/k3s_double), then what roles/node_prep installs
+# (keep in sync with node_prep_packages in roles/node_prep/defaults/main.yml).
+NODE_IMAGE_PACKAGES="python3,python3-apt,python3-yaml,openssh-server,systemd,systemd-sysv,dbus,iproute2,sudo,procps,kmod,ca-certificates,\
+iptables,nftables,conntrack,socat,curl"
+
+die() {
+  echo "build-node-image: $*" >&2
+  exit 1
+}
+
+force=false
+case "${1:-}" in
+  --force) force=true ;;
+  "") ;;
+  *) die "unknown argument '$1' (usage: $0 [--force])" ;;
+esac
+
+for tool in podman debootstrap tar sha256sum; do
+  command -v "$tool" >/dev/null 2>&1 ||
+    die "'$tool' not found; install it with: apt-get install podman runc debootstrap"
+done
+[ "$(id -u)" -eq 0 ] || die "debootstrap needs root; run as root (CI and the dev machines do)"
+
+wanted_hash="$(printf '%s %s %s' "$SUITE" "$DEBIAN_MIRROR" "$NODE_IMAGE_PACKAGES" | sha256sum | cut -d' ' -f1)"
+
+if ! $force && podman image exists "$NODE_IMAGE"; then
+  have_hash="$(podman image inspect --format '{{ index .Labels "finmlops.packages" }}' "$NODE_IMAGE" 2>/dev/null || true)"
+  if [ "$have_hash" = "$wanted_hash" ]; then
+    echo "build-node-image: $NODE_IMAGE is up to date, skipping the build"
+    exit 0
+  fi
+  echo "build-node-image: $NODE_IMAGE has another package list, rebuilding it"
+fi
+
+rootfs="$(mktemp -d /var/tmp/finmlops-node-rootfs.XXXXXX)"
+trap 'rm -rf "$rootfs"' EXIT
+
+echo "build-node-image: debootstrap $SUITE into $rootfs (about a minute)"
+debootstrap --variant=minbase --include="$NODE_IMAGE_PACKAGES" "$SUITE" "$rootfs" "$DEBIAN_MIRROR" \
+  >"$rootfs.log" 2>&1 || {
+  tail -n 30 "$rootfs.log" >&2
+  die "debootstrap failed (full log: $rootfs.log); check that $DEBIAN_MIRROR is reachable"
+}
+rm -f "$rootfs.log"
+
+# Every container must get its own machine-id at boot (systemd generates one
+# when the file is empty); a baked-in id would be shared by all five nodes.
+: >"$rootfs/etc/machine-id"
+rm -f "$rootfs/var/lib/dbus/machine-id"
+# Each node gets its own SSH host keys at first boot, not shared baked ones.
+rm -f "$rootfs"/etc/ssh/ssh_host_*
+mkdir -p "$rootfs/etc/systemd/system/ssh.service.d"
+cat >"$rootfs/etc/systemd/system/ssh.service.d/host-keys.conf" <<'UNIT'
+[Service]
+ExecStartPre=
+ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
+UNIT
+# Units that only make sense on real hardware slow the boot or fail in a
+# container; masking them keeps `systemctl is-system-running` meaningful.
+for unit in getty@tty1.service console-getty.service systemd-udevd.service \
+  systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount \
+  systemd-remount-fs.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
+  fstrim.timer; do
+  ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
+done
+# Keep the image small: the apt package cache is not needed at run time;
+# the package lists stay so that node_prep can still install a missing package.
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb
+
+echo "build-node-image: importing $NODE_IMAGE"
+tar -C "$rootfs" -c . | podman import --quiet \
+  --change 'CMD ["/sbin/init"]' \
+  --change 'STOPSIGNAL SIGRTMIN+3' \
+  --change "LABEL finmlops.packages=$wanted_hash" \
+  --change 'LABEL org.opencontainers.image.description="finmlops molecule test node, Debian 12 with systemd"' \
+  - "$NODE_IMAGE" >/dev/null
+echo "build-node-image: built $NODE_IMAGE"
