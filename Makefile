@@ -15,7 +15,7 @@ export CONTAINERS_CONF := $(abspath molecule/containers.conf)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help setup demo test lint preflight render checkov doctor unit molecule schemas clean
+.PHONY: help setup demo test lint preflight render checkov doctor bench unit molecule schemas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ molecule: setup ## every molecule scenario (podman, systemd nodes)
 	done
 
 test: lint unit molecule ## everything CI runs
+
+bench: setup ## benchmarks: training loop vs bare loop (every variant)
+	$(BIN)/python benchmarks/train_throughput.py --steps 30 --repeats 3 --threads 1
 
 checkov: render ## checkov over the rendered manifests (own venv .venv-checkov; skip list in .checkov.yaml)
 	scripts/run-checkov.sh build/manifests

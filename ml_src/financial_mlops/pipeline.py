@@ -1,0 +1,187 @@
+"""The train and evaluate pipelines, independent of MLflow (tracking is layered on in mlflow_logging.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from financial_mlops.bundle import FeatureSpec, ModelBundle, save_bundle
+from financial_mlops.data import MarketData, load_market
+from financial_mlops.dataset import PreparedData, SplitConfig, prepare, windows_for_spec
+from financial_mlops.evaluation import evaluate_split
+from financial_mlops.models import LSTMClassifier, build_model, count_parameters
+from financial_mlops.plots import plot_equity, plot_loss_curves
+from financial_mlops.sanity import random_walk_check
+from financial_mlops.train import FitResult, TrainConfig, fit, predict_logits, seed_everything
+
+
+@dataclass
+class TrainingOutcome:
+    report: dict[str, Any]
+    model: LSTMClassifier
+    spec: FeatureSpec
+    prepared: PreparedData
+    fit: FitResult
+    bundle_dir: Path
+    plot_paths: list[Path]
+
+
+def _fingerprint(X: np.ndarray, y: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(X).tobytes())
+    h.update(np.ascontiguousarray(y).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _data_section(market: MarketData, prepared: PreparedData) -> dict[str, Any]:
+    return {
+        "source": market.source,
+        "synthetic": market.synthetic is not None,
+        "synthetic_label": market.synthetic,
+        "tickers": market.tickers,
+        "n_bars": market.n_bars,
+        "window": prepared.config.window,
+        "gap": prepared.config.effective_gap,
+        "val_fraction": prepared.config.val_fraction,
+        "test_fraction": prepared.config.test_fraction,
+        "split_cut_times": [t.isoformat() for t in prepared.cut_times],
+        "split_sizes": {k: v.n for k, v in prepared.splits.items()},
+    }
+
+
+def _proba(model: torch.nn.Module, X: np.ndarray) -> np.ndarray:
+    return torch.sigmoid(predict_logits(model, torch.from_numpy(X))).numpy().astype(np.float64)
+
+
+def _finish_report(
+    report: dict[str, Any], model: LSTMClassifier, prepared: PreparedData, out_dir: Path, seed: int
+) -> list[Path]:
+    """Test metrics, baselines, backtest, sanity check and plots (shared by train and evaluate)."""
+    proba = _proba(model, prepared.splits["test"].X)
+    metrics, baselines, backtest, checks, warnings = evaluate_split(proba, prepared, "test")
+    curves = backtest.pop("curves")
+    report["test"] = metrics
+    report["baselines"] = baselines
+    report["backtest"] = backtest
+    sanity = random_walk_check(lambda x: _proba(model, x), prepared.spec, seed)
+    report["sanity"] = {"random_walk": sanity}
+    checks["sanity_random_walk_passed"] = sanity["passed"]
+    if not sanity["passed"]:
+        warnings.append(
+            f"LEAKAGE SUSPECTED: accuracy on a pure random walk is {sanity['accuracy']:.4f}, outside "
+            f"{sanity['band']}; a feature is probably computed from future bars."
+        )
+    report["checks"] = checks
+    report["warnings"] = warnings
+    plots_dir = out_dir / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    paths = [plot_equity(curves, plots_dir / "equity_curve.png", "Test split: long/flat vs buy and hold")]
+    return paths
+
+
+def run_training(
+    data_path: str | Path,
+    variant: str,
+    train_config: TrainConfig,
+    split_config: SplitConfig | None = None,
+    out_dir: str | Path = "build/train",
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+) -> TrainingOutcome:
+    split_config = split_config or SplitConfig()
+    out_dir = Path(out_dir)
+    seed_everything(train_config.seed)
+    market = load_market(data_path)
+    prepared = prepare(market, split_config)
+    train, val = prepared.splits["train"], prepared.splits["val"]
+
+    model = build_model(variant, input_size=len(prepared.spec.feature_names))
+    identity = {
+        "variant": variant,
+        "seed": train_config.seed,
+        "window": split_config.window,
+        "batch_size": train_config.batch_size,
+        "data": _fingerprint(train.X, train.y),
+    }
+    started = time.perf_counter()
+    result = fit(
+        model,
+        (torch.from_numpy(train.X), torch.from_numpy(train.y)),
+        (torch.from_numpy(val.X), torch.from_numpy(val.y)),
+        train_config,
+        checkpoint_dir=checkpoint_dir if checkpoint_dir is not None else out_dir / "checkpoints",
+        resume=resume,
+        identity=identity,
+    )
+    report: dict[str, Any] = {
+        "model": {
+            "variant": variant,
+            "input_size": model.input_size,
+            "hidden_size": model.hidden_size,
+            "num_layers": model.num_layers,
+            "dropout": model.dropout_p,
+            "parameters": count_parameters(model),
+            "window": split_config.window,
+            "feature_names": prepared.spec.feature_names,
+        },
+        "data": _data_section(market, prepared),
+        "training": {
+            **train_config.to_dict(),
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "best_val_loss": result.best_val_loss,
+            "stopped_early": result.stopped_early,
+            "resumed_from_epoch": result.resumed_from_epoch,
+            "train_seconds": result.train_seconds,
+            "train_samples_per_second": result.train_samples_per_second,
+            "history": result.history,
+        },
+        "val": {"accuracy": result.history[result.best_epoch - 1]["val_accuracy"]}
+        if result.best_epoch
+        else {},
+    }
+    plot_paths = _finish_report(report, model, prepared, out_dir, train_config.seed)
+    plot_paths.insert(
+        0, plot_loss_curves(result.history, result.best_epoch, out_dir / "plots" / "loss_curves.png")
+    )
+    report["wall_seconds"] = time.perf_counter() - started
+    bundle_dir = save_bundle(out_dir / "bundle", model, variant, prepared.spec, report)
+    return TrainingOutcome(
+        report=report,
+        model=model,
+        spec=prepared.spec,
+        prepared=prepared,
+        fit=result,
+        bundle_dir=bundle_dir,
+        plot_paths=plot_paths,
+    )
+
+
+def run_evaluation(
+    data_path: str | Path, bundle: ModelBundle, out_dir: str | Path, seed: int = 0
+) -> dict[str, Any]:
+    """Evaluate a trained bundle on the test split of ``data_path`` (same split rules as training)."""
+    out_dir = Path(out_dir)
+    market = load_market(data_path)
+    # the split rules the model was trained with, so "test" means the same bars
+    trained = bundle.metrics.get("data", {})
+    split = SplitConfig(
+        window=bundle.feature_spec.window,
+        val_fraction=trained.get("val_fraction", SplitConfig.val_fraction),
+        test_fraction=trained.get("test_fraction", SplitConfig.test_fraction),
+        gap=trained.get("gap"),
+    )
+    prepared = windows_for_spec(market, bundle.feature_spec, split)
+    report: dict[str, Any] = {
+        "model": {**bundle.model_config, "parameters": count_parameters(bundle.model)},
+        "data": _data_section(market, prepared),
+        "trained_report_test_accuracy": bundle.metrics.get("test", {}).get("accuracy"),
+    }
+    _finish_report(report, bundle.model, prepared, out_dir, seed)
+    return report
