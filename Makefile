@@ -55,8 +55,9 @@ molecule: setup ## every molecule scenario (podman, systemd nodes)
 
 test: lint unit molecule ## everything CI runs
 
-bench: setup ## benchmarks: training loop vs bare loop (every variant)
+bench: setup ## benchmarks: training loop vs bare loop; serving latency (MLServer on loopback)
 	$(BIN)/python benchmarks/train_throughput.py --steps 30 --repeats 3 --threads 1
+	$(BIN)/python benchmarks/serving_latency.py --json-out build/serving-latency.json
 
 checkov: render ## checkov over the rendered manifests (own venv .venv-checkov; skip list in .checkov.yaml)
 	scripts/run-checkov.sh build/manifests

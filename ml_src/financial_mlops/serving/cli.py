@@ -1,0 +1,237 @@
+"""Serving subcommands: export-serving, gate, promote, rollback, seldon-manifests.
+
+``add_commands(subparsers)`` adds them to an argparse sub-parser group; each
+sets ``func`` to a handler ``(args) -> exit code``. Every command prints one
+JSON document on stdout (``seldon-manifests`` may print YAML) so playbooks
+read results with ``from_json``; errors go to stderr with exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mlflow.exceptions import MlflowException
+
+from financial_mlops.serving.export import export_from_registry
+from financial_mlops.serving.gate import GateThresholds
+from financial_mlops.serving.lifecycle import PromotionRefused, promote, rollback, run_gate
+from financial_mlops.serving.registry import RegistryError, client_for
+from financial_mlops.serving.seldon import (
+    DEFAULT_ARTIFACTS_DESTINATION,
+    DEFAULT_EXPERIMENT_NAME,
+    DEFAULT_NAMESPACE,
+    DEFAULT_SECRET_NAME,
+    ABSplit,
+    SeldonOptions,
+    StorageNotServable,
+    build_seldon_manifests,
+)
+from financial_mlops.serving.settings import RuntimeConfig
+from financial_mlops.tracking import CHALLENGER_ALIAS, registered_model_name
+
+Handler = Callable[[argparse.Namespace], int]
+EXIT_REJECTED = 3
+
+
+# Errors an operator can act on: printed as one line, exit code 1.
+OPERATOR_ERRORS = (RegistryError, PromotionRefused, StorageNotServable, MlflowException, ValueError, OSError)
+
+
+def _safe(handler: Handler) -> Handler:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except OPERATOR_ERRORS as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 1
+
+    return run
+
+
+def _emit(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def _model_name(args: argparse.Namespace) -> str:
+    return args.model or registered_model_name(args.variant)
+
+
+def _add_model_args(p: argparse.ArgumentParser, default_alias: str | None) -> None:
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model", help="registered model name, e.g. financial-lstm-baseline")
+    who.add_argument("--variant", help="model variant; the registered model is financial-lstm-<variant>")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--alias", default=default_alias, help=f"registry alias (default: {default_alias})")
+    which.add_argument("--version", help="registry version number (overrides --alias)")
+
+
+def _add_tracking(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then sqlite:///mlruns.db)"
+    )
+
+
+def _add_runtime_knobs(p: argparse.ArgumentParser) -> None:
+    d = RuntimeConfig()
+    p.add_argument(
+        "--max-batch-size", type=int, default=d.max_batch_size, help="windows per request (400 above)"
+    )
+    p.add_argument("--max-bars", type=int, default=d.max_bars, help="raw bars per series (400 above)")
+    p.add_argument(
+        "--threshold", type=float, default=d.threshold, help="P(up) at or above which direction is up"
+    )
+    p.add_argument(
+        "--torch-threads", type=int, default=d.torch_threads, help="torch threads per MLServer worker"
+    )
+
+
+def _runtime_config(args: argparse.Namespace) -> RuntimeConfig:
+    return RuntimeConfig(args.max_batch_size, args.max_bars, args.threshold, args.torch_threads)
+
+
+def _add_thresholds(p: argparse.ArgumentParser) -> None:
+    d = GateThresholds()
+    p.add_argument("--min-test-samples", type=int, default=d.min_test_samples)
+    p.add_argument("--min-edge-over-baselines", type=float, default=d.min_edge_over_baselines)
+    p.add_argument("--max-regression-vs-champion", type=float, default=d.max_regression_vs_champion)
+
+
+def _thresholds(args: argparse.Namespace) -> GateThresholds:
+    return GateThresholds(
+        args.min_test_samples, args.min_edge_over_baselines, args.max_regression_vs_champion
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    client = client_for(args.tracking_uri)
+    alias = None if args.version else args.alias
+    result = export_from_registry(
+        client, _model_name(args), args.out, alias, args.version, _runtime_config(args)
+    )
+    _emit(result.to_dict())
+    return 0
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    client = client_for(args.tracking_uri)
+    gate = run_gate(
+        client,
+        _model_name(args),
+        alias=None if args.version else args.alias,
+        version=args.version,
+        thresholds=_thresholds(args),
+        record_path=args.record,
+        log_to_mlflow=not args.no_log,
+    )
+    _emit(gate.record)
+    return 0 if gate.decision.promote else EXIT_REJECTED
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    client = client_for(args.tracking_uri)
+    record = json.loads(Path(args.decision).read_text()) if args.decision else None
+    result = promote(
+        client,
+        _model_name(args),
+        version=args.version,
+        alias=None if args.version else args.alias,
+        decision_record=record,
+        thresholds=_thresholds(args),
+        config=_runtime_config(args),
+    )
+    _emit(result)
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    client = client_for(args.tracking_uri)
+    _emit(rollback(client, _model_name(args), expected_current=args.expected_current))
+    return 0
+
+
+def cmd_seldon(args: argparse.Namespace) -> int:
+    client = client_for(args.tracking_uri)
+    options = SeldonOptions(
+        namespace=args.namespace,
+        secret_name=args.secret_name,
+        artifacts_destination=args.artifacts_destination,
+        allow_local_storage=args.allow_local_storage,
+        verify_artifacts=not args.no_verify_artifacts,
+    )
+    split = None if args.no_experiment else ABSplit.parse(args.ab, args.experiment_name)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    plan = build_seldon_manifests(client, variants, split, options)
+    for note in plan.notes:
+        sys.stderr.write(f"note: {note}\n")
+    if args.format == "yaml":
+        text = yaml.safe_dump_all(plan.manifests, sort_keys=False)
+    else:
+        text = json.dumps(plan.to_dict(), indent=2) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("export-serving", help="write an MLServer model folder from the registry")
+    _add_model_args(p, default_alias=None)
+    p.add_argument("--out", required=True, help="folder to write (mlserver start OUT serves it)")
+    _add_tracking(p)
+    _add_runtime_knobs(p)
+    p.set_defaults(func=_safe(cmd_export))
+
+    p = subparsers.add_parser("gate", help="decide whether a version may become champion (exit 3: rejected)")
+    _add_model_args(p, default_alias=CHALLENGER_ALIAS)
+    p.add_argument("--record", help="write the decision record (JSON) here too")
+    p.add_argument("--no-log", action="store_true", help="do not log the record to MLflow")
+    _add_tracking(p)
+    _add_thresholds(p)
+    p.set_defaults(func=_safe(cmd_gate))
+
+    p = subparsers.add_parser("promote", help="gate, then move the champion alias and upload serving/")
+    _add_model_args(p, default_alias=CHALLENGER_ALIAS)
+    p.add_argument("--decision", help="decision record from `gate --record` (else the gate runs now)")
+    _add_tracking(p)
+    _add_thresholds(p)
+    _add_runtime_knobs(p)
+    p.set_defaults(func=_safe(cmd_promote))
+
+    p = subparsers.add_parser("rollback", help="move the champion alias back to the previous champion")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model")
+    who.add_argument("--variant")
+    p.add_argument("--expected-current", help="only roll back if the champion still is this version")
+    _add_tracking(p)
+    p.set_defaults(func=_safe(cmd_rollback))
+
+    p = subparsers.add_parser("seldon-manifests", help="Seldon Model/Experiment manifests from the registry")
+    p.add_argument("--variants", default="baseline", help="comma-separated variants to deploy (champions)")
+    p.add_argument("--ab", default="baseline=70,enhanced=30", help="Experiment split VARIANT=WEIGHT,...")
+    p.add_argument("--experiment-name", default=DEFAULT_EXPERIMENT_NAME)
+    p.add_argument("--no-experiment", action="store_true", help="generate Models only")
+    p.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    p.add_argument("--secret-name", default=DEFAULT_SECRET_NAME, help="Secret with the rclone S3 config")
+    p.add_argument("--artifacts-destination", default=DEFAULT_ARTIFACTS_DESTINATION)
+    p.add_argument(
+        "--allow-local-storage", action="store_true", help="accept file:// artifact stores (preview)"
+    )
+    p.add_argument("--no-verify-artifacts", action="store_true", help="skip the serving/ artifact check")
+    p.add_argument("--format", choices=("json", "yaml"), default="json")
+    p.add_argument("--out", help="write here instead of stdout")
+    _add_tracking(p)
+    p.set_defaults(func=_safe(cmd_seldon))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m financial_mlops.serving", description=__doc__)
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))

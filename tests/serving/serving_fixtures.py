@@ -1,0 +1,159 @@
+"""Helpers of the serving tests: throwaway MLflow registries, bundles, a real MLServer process."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from financial_mlops.bundle import FeatureSpec, save_bundle
+from financial_mlops.features import FEATURE_NAMES, WARMUP_BARS
+from financial_mlops.models import build_model
+from financial_mlops.serving import BUNDLE_ARTIFACT_PATH
+from financial_mlops.tracking import DEFAULT_EXPERIMENT, SANITY_TAG, registered_model_name
+from mlflow.tracking import MlflowClient
+
+GOOD_METRICS: dict[str, Any] = {
+    "model": {"variant": "baseline"},
+    "test": {"accuracy": 0.56, "n": 1200, "up_share": 0.52},
+    "baselines": {"majority": {"accuracy": 0.51}, "logistic_regression": {"accuracy": 0.53}},
+    "checks": {"constant_predictor": False},
+    "sanity": {"random_walk": {"accuracy": 0.5, "passed": True}},
+}
+
+
+def make_bundle(path: Path, variant: str, metrics: dict[str, Any], seed: int = 0, window: int = 12) -> Path:
+    """A loadable bundle with random weights and the given training report."""
+    torch.manual_seed(seed)
+    model = build_model(variant, len(FEATURE_NAMES)).eval()
+    spec = FeatureSpec(
+        list(FEATURE_NAMES), window, WARMUP_BARS, [0.0] * len(FEATURE_NAMES), [1.0] * len(FEATURE_NAMES)
+    )
+    return save_bundle(path, model, variant, spec, metrics)
+
+
+@dataclass
+class Registry:
+    """A SQLite MLflow registry in a temp folder, with helpers that register versions like training does."""
+
+    uri: str
+    root: Path
+    client: MlflowClient
+    experiment_id: str
+
+    def register(
+        self,
+        variant: str = "baseline",
+        accuracy: float = 0.56,
+        sanity: bool = True,
+        sanity_tag: str | None = "true",
+        upload_bundle: bool = True,
+        metrics: dict[str, Any] | None = None,
+    ) -> str:
+        """New run + registered version of financial-lstm-<variant>; returns the version."""
+        report = copy.deepcopy(metrics if metrics is not None else GOOD_METRICS)
+        if metrics is None:
+            report["model"]["variant"] = variant
+            report["test"]["accuracy"] = accuracy
+            report["sanity"]["random_walk"]["passed"] = sanity
+        run = self.client.create_run(self.experiment_id)
+        run_id = run.info.run_id
+        if sanity_tag is not None:
+            self.client.set_tag(run_id, SANITY_TAG, sanity_tag)
+        if upload_bundle:
+            bundle = make_bundle(self.root / "bundles" / run_id, variant, report)
+            self.client.log_artifacts(run_id, str(bundle), BUNDLE_ARTIFACT_PATH)
+        self.client.set_terminated(run_id)
+        name = registered_model_name(variant)
+        if not self.client.search_registered_models(filter_string=f"name = '{name}'"):
+            self.client.create_registered_model(name)
+        mv = self.client.create_model_version(name, f"{run.info.artifact_uri}/bundle", run_id=run_id)
+        return str(mv.version)
+
+
+def empty_database(path: Path) -> Path:
+    """An MLflow SQLite database with the schema migrated (slow: done once, then copied)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def new_registry(root: Path, artifact_location: str | None = None, template: Path | None = None) -> Registry:
+    root.mkdir(parents=True, exist_ok=True)
+    if template is not None:
+        shutil.copyfile(template, root / "mlruns.db")
+    uri = f"sqlite:///{root / 'mlruns.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp_id = client.create_experiment(
+        DEFAULT_EXPERIMENT, artifact_location=artifact_location or (root / "artifacts").as_uri()
+    )
+    return Registry(uri=uri, root=root, client=client, experiment_id=exp_id)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class MLServerProcess:
+    url: str
+    grpc_address: str
+    proc: subprocess.Popen
+    log: Path
+
+
+def start_mlserver(model_dir: Path, log_path: Path, timeout: float = 120.0) -> MLServerProcess:
+    """``mlserver start model_dir`` on free loopback ports; waits until every model is ready."""
+    http, grpc, metrics = free_port(), free_port(), free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "MLSERVER_HOST": "127.0.0.1",
+            "MLSERVER_HTTP_PORT": str(http),
+            "MLSERVER_GRPC_PORT": str(grpc),
+            "MLSERVER_METRICS_PORT": str(metrics),
+            "MLSERVER_METRICS_DIR": str(log_path.parent / ".metrics"),
+            "MLSERVER_ENVIRONMENTS_DIR": str(log_path.parent / ".envs"),
+        }
+    )
+    mlserver = Path(sys.executable).parent / "mlserver"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [str(mlserver), "start", str(model_dir)], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
+    url = f"http://127.0.0.1:{http}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"mlserver exited with {proc.returncode}; log:\n{log_path.read_text()[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return MLServerProcess(url, f"127.0.0.1:{grpc}", proc, log_path)
+        except OSError:
+            pass
+        time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError(f"mlserver not ready after {timeout}s; log:\n{log_path.read_text()[-3000:]}")
+
+
+def stop_mlserver(server: MLServerProcess) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
