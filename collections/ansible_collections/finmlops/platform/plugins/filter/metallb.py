@@ -28,5 +28,6 @@ class FilterModule:
             "metallb_reservation_problems": metallb.reservation_problems,
             "metallb_endpoints_ready": metallb.endpoints_ready,
             "metallb_to_loadbalancer": metallb.to_loadbalancer,
+            "metallb_services_to_loadbalancer": metallb.services_to_loadbalancer,
         }
         return {name: _operator_errors(func) for name, func in funcs.items()}
