@@ -15,7 +15,7 @@ export CONTAINERS_CONF := $(abspath molecule/containers.conf)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help setup demo test lint preflight render checkov doctor bench unit molecule schemas clean
+.PHONY: help setup demo test lint preflight render checkov doctor bench images unit molecule schemas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test: lint unit molecule ## everything CI runs
 bench: setup ## benchmarks: training loop vs bare loop; serving latency (MLServer on loopback)
 	$(BIN)/python benchmarks/train_throughput.py --steps 30 --repeats 3 --threads 1
 	$(BIN)/python benchmarks/serving_latency.py --json-out build/serving-latency.json
+
+images: setup ## build the trainer and serving images (push with ML_IMAGE_REGISTRY=host/ns)
+	$(BIN)/ansible-playbook playbooks/build-images.yml $(if $(ML_IMAGE_REGISTRY),-e ml_image_registry=$(ML_IMAGE_REGISTRY))
 
 checkov: render ## checkov over the rendered manifests (own venv .venv-checkov; skip list in .checkov.yaml)
 	scripts/run-checkov.sh build/manifests
