@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible_cli import ansible_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COLLECTIONS = PROJECT_ROOT / "collections"
@@ -39,11 +40,6 @@ def upstream_examples() -> Path:
 
 
 @pytest.fixture(scope="session")
-def ansible_env(project_root: Path) -> dict[str, str]:
-    """Environment for running ansible-playbook from tests, as the Makefile does."""
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(project_root / "ansible.cfg")
-    env.setdefault("FINMLOPS_SCHEMA_DIR", str(SCHEMA_DIR))
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
+def ansible_env() -> dict[str, str]:
+    """Environment for running Ansible CLIs from tests, as the Makefile does."""
+    return ansible_environment()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from ansible_cli import run_ansible
 
 
 @dataclass
@@ -50,25 +50,19 @@ def platform_render(project_root: Path, ansible_env: dict[str, str], tmp_path_fa
     """ansible-playbook site.yml in render mode for inventory/sample (no cluster, no hosts)."""
     tmp = tmp_path_factory.mktemp("platform")
     render_dir = tmp / "manifests"
-    proc = subprocess.run(
-        [
-            "ansible-playbook",
-            "site.yml",
-            "-i",
-            "inventory/sample",
-            "-e",
-            "platform_mode=render",
-            "-e",
-            f"platform_render_dir={render_dir}",
-            "-e",
-            f"platform_secrets_dir={tmp / 'credentials'}",
-        ],
-        cwd=project_root,
+    proc = run_ansible(
+        "ansible-playbook",
+        "site.yml",
+        "-i",
+        "inventory/sample",
+        "-e",
+        "platform_mode=render",
+        "-e",
+        f"platform_render_dir={render_dir}",
+        "-e",
+        f"platform_secrets_dir={tmp / 'credentials'}",
         env=ansible_env,
-        capture_output=True,
-        text=True,
         timeout=900,
-        check=False,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"render failed (rc={proc.returncode}):\n{output[-6000:]}"

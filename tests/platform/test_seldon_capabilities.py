@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_cli import run_ansible
 from ansible_collections.finmlops.platform.plugins.module_utils.seldon_capabilities import check_documents
 
 
@@ -122,29 +123,23 @@ def test_rendered_server_covers_the_custom_runtime(platform_render) -> None:
     assert platform_render.one("ServerConfig", "mlserver", "financial-ml")
 
 
-def _run_module(project_root: Path, env: dict[str, str], render_dir: Path) -> subprocess.CompletedProcess:
+def _run_module(env: dict[str, str], render_dir: Path) -> subprocess.CompletedProcess:
     args = json.dumps({"render_dir": str(render_dir)})
-    return subprocess.run(
-        [
-            "ansible",
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-m",
-            "finmlops.platform.seldon_capabilities",
-            "-a",
-            args,
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-        ],
-        cwd=project_root,
+    return run_ansible(
+        "ansible",
+        "localhost",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-m",
+        "finmlops.platform.seldon_capabilities",
+        "-a",
+        args,
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
         env=env,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
 
 
@@ -156,9 +151,9 @@ def test_module_fails_on_mismatch_and_passes_on_match(project_root, ansible_env,
         folder.mkdir()
         docs = [SERVER_CONFIG, server("mlserver"), model("iris", requirement)]
         (folder / "seldon.yaml").write_text(yaml.safe_dump_all(docs), encoding="utf-8")
-    ok = _run_module(project_root, ansible_env, good)
+    ok = _run_module(ansible_env, good)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    failed = _run_module(project_root, ansible_env, bad)
+    failed = _run_module(ansible_env, bad)
     assert failed.returncode != 0
     assert "Model financial-ml/iris: no Server provides requirement(s) [scikit-learn]" in failed.stdout
     assert "financial-ml/mlserver [mlserver, sklearn]" in failed.stdout

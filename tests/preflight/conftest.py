@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_cli import run_ansible
 from preflight_helpers import SAMPLE, load_sample
 
 
@@ -44,15 +44,14 @@ def run_preflight(
     """Run playbooks/preflight.yml against an inventory folder, as a user would."""
 
     def run(inventory: Path, *extra: str) -> subprocess.CompletedProcess:
-        playbook = Path(sys.executable).parent / "ansible-playbook"
-        return subprocess.run(
-            [str(playbook), "playbooks/preflight.yml", "-i", str(inventory), *extra],
-            cwd=project_root,
+        return run_ansible(
+            "ansible-playbook",
+            "playbooks/preflight.yml",
+            "-i",
+            str(inventory),
+            *extra,
             env=ansible_env,
-            capture_output=True,
-            text=True,
             timeout=120,
-            check=False,
         )
 
     return run

@@ -1,0 +1,40 @@
+"""Run this venv's Ansible CLIs from the project root, as the Makefile does.
+
+Tests import it as ``from ansible_cli import run_ansible`` (tests/ is on
+sys.path through tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_DIR = Path(os.environ.get("FINMLOPS_SCHEMA_DIR", PROJECT_ROOT.parent / "shared" / "schemas"))
+
+
+def ansible_environment() -> dict[str, str]:
+    """The environment of `make`: project ansible.cfg, schema folder, no colour, venv first on PATH."""
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = str(PROJECT_ROOT / "ansible.cfg")
+    env.setdefault("FINMLOPS_SCHEMA_DIR", str(SCHEMA_DIR))
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run_ansible(
+    tool: str, *args: str, env: dict[str, str] | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tool`` (ansible-playbook, ansible, ...) with ``args``; never raises on a non-zero exit."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / tool), *args],
+        cwd=PROJECT_ROOT,
+        env=env if env is not None else ansible_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
