@@ -30,7 +30,6 @@ import os
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from financial_mlops.serving.local_server import MLServerProcess, start_mlserver
 from mlserver import MLModel
 from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
 
@@ -103,11 +103,7 @@ def mlflow_model_dir(bundle_dir: Path, out: Path) -> Path:
 
     bundle = load_bundle(bundle_dir)
     spec = bundle.feature_spec
-    module = ProbabilityModel(
-        bundle.model,
-        torch.tensor(spec.scaler_mean, dtype=torch.float32),
-        torch.tensor(spec.scaler_scale, dtype=torch.float32),
-    ).eval()
+    module = ProbabilityModel.from_spec(bundle.model, spec)
     example = np.zeros((1, spec.window, len(spec.feature_names)), dtype=np.float32)
     with torch.inference_mode():
         signature = infer_signature(example, module(torch.from_numpy(example)).numpy())
@@ -120,71 +116,26 @@ def mlflow_model_dir(bundle_dir: Path, out: Path) -> Path:
 # --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, folder: Path, workdir: Path, parallel_workers: int) -> None:
-        self.port = _free_port()
-        env = dict(os.environ)
-        env.update(
-            {
-                "MLSERVER_HOST": "127.0.0.1",
-                "MLSERVER_HTTP_PORT": str(self.port),
-                "MLSERVER_GRPC_PORT": str(_free_port()),
-                "MLSERVER_METRICS_PORT": str(_free_port()),
-                "MLSERVER_PARALLEL_WORKERS": str(parallel_workers),
-                "MLSERVER_METRICS_DIR": str(workdir / ".metrics"),
-                "MLSERVER_ENVIRONMENTS_DIR": str(workdir / ".envs"),
-                # Request logging would be part of every measured request.
-                "MLSERVER_DEBUG": "false",
-                # Same for every server: idle OpenMP threads of a torch
-                # process otherwise spin-wait after each request and steal
-                # the CPU of the servers measured beside it on a small
-                # machine (seen: mlflow-runtime p50 from 5 to 70 ms between
-                # two runs). Production pods set it too (containers/).
-                "OMP_WAIT_POLICY": env.get("OMP_WAIT_POLICY", "PASSIVE"),
-                "PYTHONPATH": os.pathsep.join(
-                    [str(Path(__file__).resolve().parent), env.get("PYTHONPATH", "")]
-                ),
-            }
-        )
-        self.log = (workdir / f"{folder.name}.log").open("w")
-        mlserver = Path(sys.executable).parent / "mlserver"
-        self.proc = subprocess.Popen(
-            [str(mlserver), "start", str(folder)], stdout=self.log, stderr=subprocess.STDOUT, env=env
-        )
-        self._wait_ready(folder)
-
-    def _wait_ready(self, folder: Path, timeout: float = 180.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"mlserver for {folder} exited with {self.proc.returncode}; see {self.log.name}"
-                )
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/v2/health/ready")
-                if conn.getresponse().status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"mlserver for {folder} not ready after {timeout}s; see {self.log.name}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+def start_server(folder: Path, workdir: Path, parallel_workers: int) -> MLServerProcess:
+    return start_mlserver(
+        folder,
+        workdir / f"{folder.name}.log",
+        extra_env={
+            "MLSERVER_PARALLEL_WORKERS": str(parallel_workers),
+            # Request logging would be part of every measured request.
+            "MLSERVER_DEBUG": "false",
+            # Same for every server: idle OpenMP threads of a torch
+            # process otherwise spin-wait after each request and steal
+            # the CPU of the servers measured beside it on a small
+            # machine (seen: mlflow-runtime p50 from 5 to 70 ms between
+            # two runs). Production pods set it too (containers/).
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+            "PYTHONPATH": os.pathsep.join(
+                [str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")]
+            ),
+        },
+        timeout=180.0,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -378,13 +329,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # across them, so load from other processes on the machine hits each
     # runtime alike instead of whichever happened to run at that moment.
     load_before = os.getloadavg()[0]
-    servers: dict[Path, Server] = {}
+    servers: dict[Path, MLServerProcess] = {}
     try:
         for _, folder, _, _ in targets:
             if folder not in servers:
-                servers[folder] = Server(folder, work, args.parallel_workers)
+                servers[folder] = start_server(folder, work, args.parallel_workers)
         calls = [
-            (label, servers[folder].port, f"/v2/models/{model}/infer", body)
+            (label, servers[folder].http_port, f"/v2/models/{model}/infer", body)
             for label, folder, model, body in targets
         ]
         latencies = measure_interleaved(calls, args.warmup, args.requests)

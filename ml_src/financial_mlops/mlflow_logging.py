@@ -125,11 +125,7 @@ def log_training(
         test = outcome.prepared.splits["test"]
         # the logged model takes UNSCALED feature windows (it carries the scaler) and returns P(up)
         spec = outcome.spec
-        inference = ProbabilityModel(
-            outcome.model,
-            torch.tensor(spec.scaler_mean, dtype=torch.float32),
-            torch.tensor(spec.scaler_scale, dtype=torch.float32),
-        ).eval()
+        inference = ProbabilityModel.from_spec(outcome.model, spec)
         example = _unscaled_example(test.X[:2], spec.scaler_mean, spec.scaler_scale)
         with torch.inference_mode():
             example_out = inference(torch.from_numpy(example)).numpy()

@@ -8,9 +8,13 @@ application ended up predicting "up" for everything.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # bundle imports this module
+    from financial_mlops.bundle import FeatureSpec
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,15 @@ class ProbabilityModel(nn.Module):
         self.classifier = classifier
         self.register_buffer("mean", mean.to(torch.float32))
         self.register_buffer("scale", scale.to(torch.float32))
+
+    @classmethod
+    def from_spec(cls, classifier: LSTMClassifier, spec: FeatureSpec) -> ProbabilityModel:
+        """Wrap ``classifier`` with the train-only scaler of ``spec``, in eval mode."""
+        return cls(
+            classifier,
+            torch.tensor(spec.scaler_mean, dtype=torch.float32),
+            torch.tensor(spec.scaler_scale, dtype=torch.float32),
+        ).eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.classifier((x - self.mean) / self.scale))

@@ -75,7 +75,7 @@ def test_bundle_round_trip_predicts_sigmoid_of_logits(tmp_path):
     with torch.no_grad():
         expected = torch.sigmoid(model(torch.from_numpy(spec.transform(raw)))).numpy()
     np.testing.assert_allclose(bundle.predict_proba(raw), expected, rtol=1e-6)
-    wrapped = ProbabilityModel(model, torch.tensor(spec.scaler_mean), torch.tensor(spec.scaler_scale))
+    wrapped = ProbabilityModel.from_spec(model, spec)
     with torch.no_grad():
         np.testing.assert_allclose(wrapped(torch.from_numpy(raw).float()).numpy(), expected, rtol=1e-5)
 

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import copy
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,63 +91,3 @@ def new_registry(root: Path, artifact_location: str | None = None, template: Pat
         DEFAULT_EXPERIMENT, artifact_location=artifact_location or (root / "artifacts").as_uri()
     )
     return Registry(uri=uri, root=root, client=client, experiment_id=exp_id)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class MLServerProcess:
-    url: str
-    grpc_address: str
-    proc: subprocess.Popen
-    log: Path
-
-
-def start_mlserver(model_dir: Path, log_path: Path, timeout: float = 120.0) -> MLServerProcess:
-    """``mlserver start model_dir`` on free loopback ports; waits until every model is ready."""
-    http, grpc, metrics = free_port(), free_port(), free_port()
-    env = dict(os.environ)
-    env.update(
-        {
-            "MLSERVER_HOST": "127.0.0.1",
-            "MLSERVER_HTTP_PORT": str(http),
-            "MLSERVER_GRPC_PORT": str(grpc),
-            "MLSERVER_METRICS_PORT": str(metrics),
-            "MLSERVER_METRICS_DIR": str(log_path.parent / ".metrics"),
-            "MLSERVER_ENVIRONMENTS_DIR": str(log_path.parent / ".envs"),
-        }
-    )
-    mlserver = Path(sys.executable).parent / "mlserver"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [str(mlserver), "start", str(model_dir)], stdout=log, stderr=subprocess.STDOUT, env=env
-    )
-    url = f"http://127.0.0.1:{http}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"mlserver exited with {proc.returncode}; log:\n{log_path.read_text()[-3000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    return MLServerProcess(url, f"127.0.0.1:{grpc}", proc, log_path)
-        except OSError:
-            pass
-        time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError(f"mlserver not ready after {timeout}s; log:\n{log_path.read_text()[-3000:]}")
-
-
-def stop_mlserver(server: MLServerProcess) -> None:
-    server.proc.terminate()
-    try:
-        server.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()

@@ -23,11 +23,11 @@ from financial_mlops.bundle import ModelBundle, load_bundle
 from financial_mlops.data import load_market
 from financial_mlops.features import RAW_COLUMNS, compute_features
 from financial_mlops.serving.export import export_from_registry
+from financial_mlops.serving.local_server import MLServerProcess, start_mlserver
 from financial_mlops.serving.settings import RuntimeConfig
 from mlserver.grpc import dataplane_pb2_grpc
 from mlserver.grpc.converters import ModelInferRequestConverter
 from mlserver.types import InferenceRequest
-from serving_fixtures import MLServerProcess, start_mlserver, stop_mlserver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,7 +48,7 @@ def served(
     try:
         yield {"server": server, "bundle": load_bundle(export.out_dir), "data": tiny_training["data"]}
     finally:
-        stop_mlserver(server)
+        server.stop(timeout=20)
 
 
 def post(server: MLServerProcess, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
