@@ -7,8 +7,11 @@
 # tag and the same package list already exists (the list's hash is stored in
 # an image label, so changing NODE_IMAGE_PACKAGES below rebuilds it).
 #
-# The packages node_prep installs are baked in because the containers may
-# not reach a Debian mirror; node_prep then finds them already present.
+# The packages node_prep installs are NOT installed in the image: their .deb
+# files and the package lists are pre-seeded in the apt cache instead, so the
+# first converge installs them for real (as on a fresh host) while no test
+# container ever contacts a Debian mirror (molecule sets
+# node_prep_apt_update_cache: false).
 #
 # Usage: scripts/build-node-image.sh [--force]
 # Environment: NODE_IMAGE (tag), DEBIAN_MIRROR, CONTAINERS_CONF (see
@@ -24,8 +27,9 @@ SUITE=bookworm
 # the podman connection; python3-yaml for the k3s test double in
 # tests/k3s_double), then what roles/node_prep installs
 # (keep in sync with node_prep_packages in roles/node_prep/defaults/main.yml).
-NODE_IMAGE_PACKAGES="python3,python3-apt,python3-yaml,openssh-server,systemd,systemd-sysv,dbus,iproute2,sudo,procps,kmod,ca-certificates,\
-iptables,nftables,conntrack,socat,curl"
+NODE_IMAGE_PACKAGES="python3,python3-apt,python3-yaml,openssh-server,systemd,systemd-sysv,dbus,iproute2,sudo,procps,kmod,ca-certificates"
+# Downloaded into /var/cache/apt/archives only; node_prep installs them.
+NODE_IMAGE_PRESEED="iptables nftables conntrack socat curl"
 
 die() {
   echo "build-node-image: $*" >&2
@@ -45,7 +49,7 @@ for tool in podman debootstrap tar sha256sum; do
 done
 [ "$(id -u)" -eq 0 ] || die "debootstrap needs root; run as root (CI and the dev machines do)"
 
-wanted_hash="$(printf '%s %s %s' "$SUITE" "$DEBIAN_MIRROR" "$NODE_IMAGE_PACKAGES" | sha256sum | cut -d' ' -f1)"
+wanted_hash="$(printf '%s %s %s %s' "$SUITE" "$DEBIAN_MIRROR" "$NODE_IMAGE_PACKAGES" "$NODE_IMAGE_PRESEED" | sha256sum | cut -d' ' -f1)"
 
 if ! $force && podman image exists "$NODE_IMAGE"; then
   have_hash="$(podman image inspect --format '{{ index .Labels "finmlops.packages" }}' "$NODE_IMAGE" 2>/dev/null || true)"
@@ -88,9 +92,19 @@ for unit in getty@tty1.service console-getty.service systemd-udevd.service \
   fstrim.timer; do
   ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
 done
-# Keep the image small: the apt package cache is not needed at run time;
-# the package lists stay so that node_prep can still install a missing package.
+# Pre-seed the apt cache: the lists and the .deb files of what node_prep
+# installs (and their dependencies), nothing of them installed.
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb
+echo "deb $DEBIAN_MIRROR $SUITE main" >"$rootfs/etc/apt/sources.list"
+cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+# shellcheck disable=SC2086 # the package list is meant to split into words
+chroot "$rootfs" sh -c "apt-get update -qq && apt-get install -qq -y --download-only $NODE_IMAGE_PRESEED" \
+  >"$rootfs.apt.log" 2>&1 || {
+  tail -n 30 "$rootfs.apt.log" >&2
+  die "pre-seeding the apt cache failed (full log: $rootfs.apt.log)"
+}
+rm -f "$rootfs.apt.log"
+: >"$rootfs/etc/resolv.conf"
 
 echo "build-node-image: importing $NODE_IMAGE"
 tar -C "$rootfs" -c . | podman import --quiet \

@@ -1,4 +1,9 @@
-"""Command line: ``python -m financial_mlops {synth,train,evaluate}``."""
+"""Command line: ``python -m financial_mlops COMMAND``.
+
+The training pipeline's steps, in order: ingest, validate-data, features,
+train, evaluate, then gate, register, promote (serving/cli.py). ``synth``
+writes a synthetic market on its own.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from financial_mlops.data import DataValidationError
+from financial_mlops.dataset import SplitConfig
 from financial_mlops.models import VARIANTS
 from financial_mlops.synth import SIGNAL_LEVELS
 from financial_mlops.tracking import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI
@@ -49,30 +55,98 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from financial_mlops.ingest import SyntheticOptions, ingest
+
+    manifest = ingest(
+        args.source,
+        args.out,
+        SyntheticOptions(tickers=args.synthetic_tickers, bars=args.synthetic_bars, seed=args.seed),
+    )
+    label = "SYNTHETIC " if manifest["synthetic"] else ""
+    print(
+        f"ingested {label}data set {manifest['fingerprint']} from {manifest['source']}: "
+        f"{len(manifest['tickers'])} ticker(s), {sum(manifest['bars_per_ticker'].values())} bars, "
+        f"{len(manifest['files'])} file(s) in {args.out}"
+    )
+    return 0
+
+
+def _split_config(args: argparse.Namespace) -> SplitConfig:
+    return SplitConfig(window=args.window, val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+
+
+def cmd_validate_data(args: argparse.Namespace) -> int:
+    from financial_mlops.data import load_market
+    from financial_mlops.dataset import prepare
+    from financial_mlops.feature_store import data_section
+
+    market = load_market(args.data)
+    # The same checks training makes (enough bars and windows per split), before any training starts.
+    prepared = prepare(market, _split_config(args))
+    report = data_section(market, prepared)
+    report["per_ticker"] = {
+        t: {
+            "bars": len(market.series[t].frame),
+            "first": market.series[t].frame.index[0].isoformat(),
+            "last": market.series[t].frame.index[-1].isoformat(),
+        }
+        for t in market.tickers
+    }
+    _write_report(report, args.report)
+    label = "SYNTHETIC " if report["synthetic"] else ""
+    sizes = ", ".join(f"{k} {v}" for k, v in report["split_sizes"].items())
+    print(
+        f"valid {label}data set {args.data}: {len(market.tickers)} ticker(s), {market.n_bars} bars; "
+        f"windows {sizes}"
+    )
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from financial_mlops.data import load_market
+    from financial_mlops.dataset import prepare
+    from financial_mlops.feature_store import data_section, save_features
+
+    market = load_market(args.data)
+    prepared = prepare(market, _split_config(args))
+    manifest = save_features(prepared, data_section(market, prepared), args.out)
+    print(
+        f"features of {args.data} in {args.out}: {len(prepared.spec.feature_names)} features, window "
+        f"{prepared.spec.window}, windows {manifest['data']['split_sizes']}"
+    )
+    return 0
+
+
+def _add_split_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--window", type=int, default=30, help="bars per input window")
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--test-fraction", type=float, default=0.15)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from financial_mlops.dataset import SplitConfig
-    from financial_mlops.pipeline import run_training
+    from financial_mlops.feature_store import load_features
+    from financial_mlops.pipeline import run_training, train_prepared
     from financial_mlops.train import TrainConfig
 
     out_dir = Path(args.output_dir or f"build/train/{args.variant}")
-    outcome = run_training(
-        args.data,
-        args.variant,
-        TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            patience=args.patience,
-            grad_clip=args.grad_clip,
-            seed=args.seed,
-            progress=not args.no_progress,
-        ),
-        SplitConfig(window=args.window, val_fraction=args.val_fraction, test_fraction=args.test_fraction),
-        out_dir=out_dir,
-        checkpoint_dir=args.checkpoint_dir,
-        resume=args.resume,
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        patience=args.patience,
+        grad_clip=args.grad_clip,
+        seed=args.seed,
+        progress=not args.no_progress,
     )
+    common = {"out_dir": out_dir, "checkpoint_dir": args.checkpoint_dir, "resume": args.resume}
+    if args.features:
+        # The split and scaler were fixed by the features step; --window and the fractions do not apply.
+        prepared, data = load_features(args.features)
+        outcome = train_prepared(prepared, data, args.variant, config, **common)
+    else:
+        outcome = run_training(args.data, args.variant, config, _split_config(args), **common)
     if not args.no_tracking:
         from financial_mlops.mlflow_logging import log_training
 
@@ -90,18 +164,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_id_of(train_report: str) -> str:
+    report = json.loads(Path(train_report).read_text())
+    run_id = report.get("mlflow", {}).get("run_id")
+    if not run_id:
+        raise ValueError(f"{train_report} names no MLflow run (was train run with --no-tracking?)")
+    return str(run_id)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from financial_mlops.bundle import load_bundle
     from financial_mlops.pipeline import run_evaluation
 
+    run_id = None
     if args.bundle:
         bundle_dir = Path(args.bundle)
     else:
-        from financial_mlops.mlflow_logging import download_bundle
+        from financial_mlops.mlflow_logging import download_bundle, download_run_bundle
 
-        bundle_dir = download_bundle(args.model, args.tracking_uri)
+        if args.train_report:
+            run_id = _run_id_of(args.train_report)
+            bundle_dir = download_run_bundle(run_id, args.tracking_uri)
+        else:
+            bundle_dir = download_bundle(args.model, args.tracking_uri)
     bundle = load_bundle(bundle_dir)
     report = run_evaluation(args.data, bundle, args.output_dir or "build/evaluate", seed=args.seed)
+    if run_id is not None:
+        from financial_mlops.mlflow_logging import log_evaluation
+
+        # The gate compares this re-evaluation with the training-time metrics.
+        report["mlflow"] = log_evaluation(run_id, report, args.tracking_uri)
     _write_report(report, args.report)
     print(_summary(report))
     return 0
@@ -130,19 +222,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--single-file", action="store_true", help="one file with a ticker column")
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("train", help="train one variant, evaluate it, log and register it in MLflow")
+    p = sub.add_parser(
+        "ingest", help="fetch a data set (synthetic, path, http(s)://, s3://) into a folder and validate it"
+    )
+    p.add_argument(
+        "--source",
+        required=True,
+        help="'synthetic', a path or file:// URI, an http(s):// URL of one file, or s3://BUCKET/KEY|PREFIX/ "
+        "(S3/MinIO credentials and AWS_ENDPOINT_URL from the environment)",
+    )
+    p.add_argument("--out", required=True, help="folder to write (new, empty, or written by ingest before)")
+    p.add_argument("--synthetic-tickers", type=int, default=4, help="with --source synthetic")
+    p.add_argument(
+        "--synthetic-bars", type=int, default=2500, help="with --source synthetic: bars per ticker"
+    )
+    p.add_argument("--seed", type=int, default=0, help="with --source synthetic")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser(
+        "validate-data", help="check a data set can be trained on (exit 2 names what is wrong)"
+    )
     p.add_argument("--data", required=True, help="CSV/Parquet file or directory of per-ticker files")
+    _add_split_args(p)
+    p.add_argument("--report", help="write the JSON data report here")
+    p.set_defaults(func=cmd_validate_data)
+
+    p = sub.add_parser("features", help="compute features, the chronological split and the scaled windows")
+    p.add_argument("--data", required=True, help="CSV/Parquet file or directory of per-ticker files")
+    p.add_argument("--out", required=True, help="features folder for train --features")
+    _add_split_args(p)
+    p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("train", help="train one variant, evaluate it, log and register it in MLflow")
+    data = p.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", help="CSV/Parquet file or directory of per-ticker files")
+    data.add_argument("--features", help="folder written by the features step (fixes window and split)")
     p.add_argument("--variant", choices=sorted(VARIANTS), default="baseline")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--window", type=int, default=30, help="bars per input window")
+    p.add_argument("--window", type=int, default=30, help="bars per input window (with --data)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--weight-decay", type=float, default=1e-2)
     p.add_argument("--patience", type=int, default=5, help="early stopping patience in epochs")
     p.add_argument("--grad-clip", type=float, default=1.0)
-    p.add_argument("--val-fraction", type=float, default=0.15)
-    p.add_argument("--test-fraction", type=float, default=0.15)
+    p.add_argument("--val-fraction", type=float, default=0.15, help="with --data")
+    p.add_argument("--test-fraction", type=float, default=0.15, help="with --data")
     p.add_argument("--output-dir", help="plots, bundle and checkpoints (default build/train/<variant>)")
     p.add_argument("--checkpoint-dir", help="default <output-dir>/checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the last per-epoch checkpoint")
@@ -162,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--bundle", help="bundle directory written by train")
     src.add_argument("--model", help="registered model as NAME@ALIAS or NAME/VERSION (downloads bundle/)")
+    src.add_argument(
+        "--train-report",
+        help="report.json of a tracked train run: evaluates that run's bundle and logs the result to it",
+    )
     p.add_argument("--tracking-uri", help=f"default $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI}")
     p.add_argument("--seed", type=int, default=0, help="seed of the random-walk sanity data")
     p.add_argument("--output-dir", help="plots (default build/evaluate)")

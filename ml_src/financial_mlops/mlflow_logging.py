@@ -27,6 +27,7 @@ from financial_mlops.pipeline import TrainingOutcome
 from financial_mlops.tracking import (
     CHALLENGER_ALIAS,
     DEFAULT_EXPERIMENT,
+    EVALUATION_ARTIFACT,
     SANITY_TAG,
     registered_model_name,
     resolve_tracking_uri,
@@ -186,8 +187,24 @@ def download_bundle(model_ref: str, tracking_uri: str | None = None) -> Path:
         version = client.get_model_version(name, number)
     else:
         raise ValueError(f"model reference {model_ref!r} must be NAME@ALIAS or NAME/VERSION")
+    return download_run_bundle(version.run_id, uri)
+
+
+def download_run_bundle(run_id: str, tracking_uri: str | None = None) -> Path:
+    """Fetch the ``bundle/`` artifacts of one run (registered or not) into a new temporary folder."""
+    uri = resolve_tracking_uri(tracking_uri)
     target = Path(tempfile.mkdtemp(prefix="financial-mlops-bundle-"))
     mlflow.artifacts.download_artifacts(
-        run_id=version.run_id, artifact_path="bundle", dst_path=str(target), tracking_uri=uri
+        run_id=run_id, artifact_path="bundle", dst_path=str(target), tracking_uri=uri
     )
     return target / "bundle"
+
+
+def log_evaluation(run_id: str, report: dict[str, Any], tracking_uri: str | None = None) -> dict[str, Any]:
+    """Attach a re-evaluation to its training run (artifact + eval_* metrics); the gate reads it back."""
+    uri = resolve_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=uri)
+    client.log_dict(run_id, report, EVALUATION_ARTIFACT)
+    for key, value in _finite_metrics("eval_test_", report["test"]).items():
+        client.log_metric(run_id, key, value)
+    return {"tracking_uri": uri, "run_id": run_id, "artifact": EVALUATION_ARTIFACT}

@@ -12,9 +12,10 @@ import numpy as np
 import torch
 
 from financial_mlops.bundle import FeatureSpec, ModelBundle, save_bundle
-from financial_mlops.data import MarketData, load_market
+from financial_mlops.data import load_market
 from financial_mlops.dataset import PreparedData, SplitConfig, prepare, windows_for_spec
 from financial_mlops.evaluation import evaluate_split
+from financial_mlops.feature_store import data_section
 from financial_mlops.models import LSTMClassifier, build_model, count_parameters
 from financial_mlops.plots import plot_equity, plot_loss_curves
 from financial_mlops.sanity import random_walk_check
@@ -37,22 +38,6 @@ def _fingerprint(X: np.ndarray, y: np.ndarray) -> str:
     h.update(np.ascontiguousarray(X).tobytes())
     h.update(np.ascontiguousarray(y).tobytes())
     return h.hexdigest()[:16]
-
-
-def _data_section(market: MarketData, prepared: PreparedData) -> dict[str, Any]:
-    return {
-        "source": market.source,
-        "synthetic": market.synthetic is not None,
-        "synthetic_label": market.synthetic,
-        "tickers": market.tickers,
-        "n_bars": market.n_bars,
-        "window": prepared.config.window,
-        "gap": prepared.config.effective_gap,
-        "val_fraction": prepared.config.val_fraction,
-        "test_fraction": prepared.config.test_fraction,
-        "split_cut_times": [t.isoformat() for t in prepared.cut_times],
-        "split_sizes": {k: v.n for k, v in prepared.splits.items()},
-    }
 
 
 def _proba(model: torch.nn.Module, X: np.ndarray) -> np.ndarray:
@@ -94,11 +79,27 @@ def run_training(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
 ) -> TrainingOutcome:
-    split_config = split_config or SplitConfig()
+    """Load and prepare ``data_path``, then train (the features and train steps in one call)."""
+    market = load_market(data_path)
+    prepared = prepare(market, split_config or SplitConfig())
+    return train_prepared(
+        prepared, data_section(market, prepared), variant, train_config, out_dir, checkpoint_dir, resume
+    )
+
+
+def train_prepared(
+    prepared: PreparedData,
+    data: dict[str, Any],
+    variant: str,
+    train_config: TrainConfig,
+    out_dir: str | Path = "build/train",
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+) -> TrainingOutcome:
+    """Train ``variant`` on prepared windows (from ``prepare`` or the features step's folder)."""
+    split_config = prepared.config
     out_dir = Path(out_dir)
     seed_everything(train_config.seed)
-    market = load_market(data_path)
-    prepared = prepare(market, split_config)
     train, val = prepared.splits["train"], prepared.splits["val"]
 
     model = build_model(variant, input_size=len(prepared.spec.feature_names))
@@ -130,7 +131,7 @@ def run_training(
             "window": split_config.window,
             "feature_names": prepared.spec.feature_names,
         },
-        "data": _data_section(market, prepared),
+        "data": data,
         "training": {
             **train_config.to_dict(),
             "epochs_run": result.epochs_run,
@@ -180,7 +181,7 @@ def run_evaluation(
     prepared = windows_for_spec(market, bundle.feature_spec, split)
     report: dict[str, Any] = {
         "model": {**bundle.model_config, "parameters": count_parameters(bundle.model)},
-        "data": _data_section(market, prepared),
+        "data": data_section(market, prepared),
         "trained_report_test_accuracy": bundle.metrics.get("test", {}).get("accuracy"),
     }
     _finish_report(report, bundle.model, prepared, out_dir, seed)

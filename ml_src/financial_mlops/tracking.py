@@ -8,6 +8,8 @@ DEFAULT_TRACKING_URI = "sqlite:///mlruns.db"
 DEFAULT_EXPERIMENT = "financial-lstm"
 CHALLENGER_ALIAS = "challenger"
 SANITY_TAG = "sanity_random_walk_passed"
+# Run artifact of `evaluate --train-report`: the logged model re-evaluated.
+EVALUATION_ARTIFACT = "evaluation/report.json"
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:

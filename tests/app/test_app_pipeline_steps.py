@@ -80,12 +80,22 @@ def test_steps_run_locally_in_dag_order(rendered_trainer, pipeline, steps_filter
     train = json.loads((work / "train" / "report.json").read_text())
     evaluation = json.loads((work / "evaluate" / "report.json").read_text())
     decision = json.loads((work / "gate" / "decision.json").read_text())
+    registration = json.loads((work / "register" / "registration.json").read_text())
+    ingested = json.loads((work / "data" / "INGEST.json").read_text())
+    assert ingested["synthetic"] is True and len(ingested["tickers"]) == 2
     assert train["model"]["variant"] == "lightweight" and train["training"]["epochs"] == 2
+    # train used the features step's windows: same split sizes as the data report
+    data_report = json.loads((work / "validate" / "report.json").read_text())
+    assert train["data"]["split_sizes"] == data_report["split_sizes"]
     assert evaluation["test"]["n"] == train["test"]["n"]
-    assert decision["decision"] == "promote"
+    # the gate decided on the unregistered run, and demanded the reproduced re-evaluation
+    assert decision["decision"] == "promote" and decision["version"] is None
+    assert decision["run_id"] == train["mlflow"]["run_id"] == registration["run_id"]
+    assert {c["name"]: c["status"] for c in decision["checks"]}["reevaluation"] == "pass"
     client = MlflowClient(tracking_uri=values["tracking-uri"])
     champion = client.get_model_version_by_alias("financial-lstm-lightweight", "champion")
-    assert str(champion.version) == str(decision["version"])
+    assert str(champion.version) == registration["version"]
+    assert champion.run_id == decision["run_id"]
     assert codes == dict.fromkeys(codes, 0)
 
 

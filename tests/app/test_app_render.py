@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
 from typing import Any
 
 import pytest
+import yaml
 from ansible_collections.finmlops.platform.plugins.module_utils.manifest_validation import (
     validate_objects,
     validate_paths,
 )
-from app_helpers import changed_count
+from app_helpers import PROJECT_ROOT, changed_count
 
 pytestmark = pytest.mark.slow
 
@@ -103,9 +105,12 @@ def test_dag_runs_the_steps_file_commands_in_order(rendered_trainer, pipeline, s
     assert [t["name"] for t in dag] == [
         "validate-parameters",
         "ingest",
+        "validate-data",
+        "features",
         "train",
         "evaluate",
         "gate",
+        "register",
         "deploy",
     ]
     templates = {t["name"]: t for t in _containers(rendered_trainer["docs"][PIPELINE])}
@@ -119,9 +124,9 @@ def test_dag_runs_the_steps_file_commands_in_order(rendered_trainer, pipeline, s
         tpl = templates[task["templateRef"]["template"] if "templateRef" in task else task["template"]]
         assert tpl["container"]["command"] == steps_filter.pipeline_command(step, argo_values, pipeline)
         # Every parameter a command uses is passed from the workflow parameters.
-        passed = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
+        passed = {p["name"]: p["value"] for p in task.get("arguments", {}).get("parameters", [])}
         assert passed == {n: f"{{{{workflow.parameters.{n}}}}}" for n in passed}
-        assert {p["name"] for p in tpl["inputs"]["parameters"]} == set(passed)
+        assert {p["name"] for p in tpl.get("inputs", {}).get("parameters", [])} == set(passed)
         for art in step["inputs"]:
             producer = next(s["name"] for s in pipeline["steps"] if art in s["outputs"])
             arg = next(a for a in task["arguments"]["artifacts"] if a["name"] == art)
@@ -133,5 +138,40 @@ def test_cron_retrains_through_the_template_and_is_suspended(rendered_trainer) -
     assert spec["suspend"] is True
     assert spec["concurrencyPolicy"] == "Forbid"
     assert spec["workflowSpec"]["workflowTemplateRef"]["name"] == PIPELINE[1]
-    (variant,) = spec["workflowSpec"]["arguments"]["parameters"]
-    assert variant == {"name": "model-variant", "value": "baseline"}
+    assert spec["workflowSpec"]["arguments"]["parameters"] == [
+        {"name": "model-variant", "value": "baseline"},
+        {"name": "data-source", "value": "synthetic"},
+    ]
+
+
+def test_only_the_ingest_step_gets_the_s3_secret(ansible_env, schema_dir, tmp_path, rendered_trainer) -> None:
+    for doc in (rendered_trainer["docs"][PIPELINE], rendered_trainer["docs"][INGESTION]):
+        assert all("envFrom" not in t["container"] for t in _containers(doc)), "no Secret unless configured"
+    run = subprocess.run(
+        ["ansible-playbook", "-i", "inventory/sample", "tests/app/playbooks/render_ml_trainer.yml",
+         "-e", f"platform_render_dir={tmp_path}", "-e", "ml_trainer_ingest_secret=market-data-s3"],
+        cwd=PROJECT_ROOT, env=ansible_env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:]
+    docs = [yaml.safe_load(f.read_text()) for f in sorted(tmp_path.glob("70-ml-trainer/*.yaml"))]
+    with_secret = {
+        t["name"]: t["container"]["envFrom"]
+        for d in docs
+        if d["kind"] == "WorkflowTemplate"
+        for t in _containers(d)
+        if "envFrom" in t["container"]
+    }
+    assert with_secret == {"ingest": [{"secretRef": {"name": "market-data-s3"}}]}
+    assert validate_paths([tmp_path], schema_dir, exclude=["kustomization.yaml"]).ok
+
+
+def test_gate_and_register_publish_their_records_for_the_train_runbook(rendered_trainer) -> None:
+    outputs = {
+        t["name"]: {p["name"]: p["valueFrom"]["path"] for p in t.get("outputs", {}).get("parameters", [])}
+        for t in _containers(rendered_trainer["docs"][PIPELINE])
+    }
+    published = {name: params for name, params in outputs.items() if params}
+    assert published == {
+        "gate": {"gate-decision": "/work/gate/decision.json"},
+        "register": {"registration": "/work/register/registration.json"},
+    }

@@ -1,4 +1,4 @@
-"""Serving subcommands: export-serving, gate, promote, rollback, seldon-manifests.
+"""Serving subcommands: export-serving, gate, register, promote, rollback, seldon-manifests.
 
 ``add_commands(subparsers)`` adds them to an argparse sub-parser group; each
 sets ``func`` to a handler ``(args) -> exit code``. Every command prints one
@@ -20,7 +20,7 @@ from mlflow.exceptions import MlflowException
 
 from financial_mlops.serving.export import export_from_registry
 from financial_mlops.serving.gate import GateThresholds
-from financial_mlops.serving.lifecycle import PromotionRefused, promote, rollback, run_gate
+from financial_mlops.serving.lifecycle import PromotionRefused, promote, register_run, rollback, run_gate
 from financial_mlops.serving.registry import RegistryError, client_for
 from financial_mlops.serving.seldon import (
     DEFAULT_ARTIFACTS_DESTINATION,
@@ -100,12 +100,34 @@ def _add_thresholds(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-test-samples", type=int, default=d.min_test_samples)
     p.add_argument("--min-edge-over-baselines", type=float, default=d.min_edge_over_baselines)
     p.add_argument("--max-regression-vs-champion", type=float, default=d.max_regression_vs_champion)
+    p.add_argument(
+        "--require-reevaluation",
+        action="store_true",
+        help="also demand a logged re-evaluation (evaluate --train-report) that reproduces the test result",
+    )
 
 
 def _thresholds(args: argparse.Namespace) -> GateThresholds:
     return GateThresholds(
-        args.min_test_samples, args.min_edge_over_baselines, args.max_regression_vs_champion
+        args.min_test_samples,
+        args.min_edge_over_baselines,
+        args.max_regression_vs_champion,
+        require_reevaluation=args.require_reevaluation,
     )
+
+
+def _read_json(path: str, what: str) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the {what} {path}: {exc}") from None
+
+
+def _train_run_id(path: str) -> str:
+    run_id = _read_json(path, "train report").get("mlflow", {}).get("run_id")
+    if not run_id:
+        raise ValueError(f"train report {path} names no MLflow run (was train run with --no-tracking?)")
+    return str(run_id)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -120,11 +142,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_gate(args: argparse.Namespace) -> int:
     client = client_for(args.tracking_uri)
+    run_id = _train_run_id(args.train_report) if args.train_report else None
     gate = run_gate(
         client,
         _model_name(args),
-        alias=None if args.version else args.alias,
-        version=args.version,
+        alias=None if args.version or run_id else args.alias,
+        version=None if run_id else args.version,
+        run_id=run_id,
         thresholds=_thresholds(args),
         record_path=args.record,
         log_to_mlflow=not args.no_log,
@@ -133,14 +157,32 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return 0 if gate.decision.promote else EXIT_REJECTED
 
 
+def cmd_register(args: argparse.Namespace) -> int:
+    client = client_for(args.tracking_uri)
+    result = register_run(client, _model_name(args), _read_json(args.decision, "decision record"), args.alias)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    _emit(result)
+    return 0
+
+
 def cmd_promote(args: argparse.Namespace) -> int:
     client = client_for(args.tracking_uri)
-    record = json.loads(Path(args.decision).read_text()) if args.decision else None
+    record = _read_json(args.decision, "decision record") if args.decision else None
+    version = args.version
+    if args.registration:
+        registration = _read_json(args.registration, "registration record")
+        if registration.get("model") != _model_name(args):
+            raise ValueError(
+                f"{args.registration} registers {registration.get('model')}, not {_model_name(args)}"
+            )
+        version = str(registration["version"])
     result = promote(
         client,
         _model_name(args),
-        version=args.version,
-        alias=None if args.version else args.alias,
+        version=version,
+        alias=None if version else args.alias,
         decision_record=record,
         thresholds=_thresholds(args),
         config=_runtime_config(args),
@@ -190,15 +232,32 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("gate", help="decide whether a version may become champion (exit 3: rejected)")
     _add_model_args(p, default_alias=CHALLENGER_ALIAS)
+    p.add_argument(
+        "--train-report",
+        help="decide on the training run of this report (not registered yet) instead of a version",
+    )
     p.add_argument("--record", help="write the decision record (JSON) here too")
     p.add_argument("--no-log", action="store_true", help="do not log the record to MLflow")
     _add_tracking(p)
     _add_thresholds(p)
     p.set_defaults(func=_safe(cmd_gate))
 
+    p = subparsers.add_parser(
+        "register", help="register the training run a gate decision let through (alias challenger)"
+    )
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model")
+    who.add_argument("--variant")
+    p.add_argument("--decision", required=True, help="record of `gate --train-report ... --record`")
+    p.add_argument("--alias", default=CHALLENGER_ALIAS, help=f"alias to set (default: {CHALLENGER_ALIAS})")
+    p.add_argument("--out", help="write the registration record (JSON) here too")
+    _add_tracking(p)
+    p.set_defaults(func=_safe(cmd_register))
+
     p = subparsers.add_parser("promote", help="gate, then move the champion alias and upload serving/")
     _add_model_args(p, default_alias=CHALLENGER_ALIAS)
     p.add_argument("--decision", help="decision record from `gate --record` (else the gate runs now)")
+    p.add_argument("--registration", help="record of `register --out`: promote exactly that version")
     _add_tracking(p)
     _add_thresholds(p)
     _add_runtime_knobs(p)

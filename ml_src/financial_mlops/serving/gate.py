@@ -29,6 +29,10 @@ class GateThresholds:
     min_edge_over_baselines: float = 0.005
     # Test accuracy may be at most this much below the current champion's.
     max_regression_vs_champion: float = 0.0
+    # Demand a logged re-evaluation of the artifact (evaluate --train-report)
+    # that reproduces the training-time test metrics. The training pipeline
+    # sets it; a version without one is then rejected as missing evidence.
+    require_reevaluation: bool = False
 
     def __post_init__(self) -> None:
         if self.min_test_samples < 1:
@@ -45,15 +49,20 @@ class GateThresholds:
 
 @dataclass
 class Evidence:
-    """What is known about one model version. ``None`` means unknown (missing)."""
+    """What is known about one model version (or a run not registered yet: version None).
+
+    ``None`` in any other field means unknown (missing).
+    """
 
     model: str
-    version: str
+    version: str | None
     run_id: str | None = None
     metrics: dict[str, Any] | None = None
     sanity_tag: str | None = None
     artifacts: set[str] | None = None
     variant: str | None = None
+    # evaluation/report.json of the run: the logged model re-evaluated.
+    evaluation: dict[str, Any] | None = None
 
 
 @dataclass
@@ -68,7 +77,7 @@ class Check:
 @dataclass
 class GateDecision:
     model: str
-    version: str
+    version: str | None  # None: a training run, decided before it is registered
     run_id: str | None
     champion_version: str | None
     thresholds: GateThresholds
@@ -233,11 +242,53 @@ def _check_baselines(ev: Evidence, th: GateThresholds) -> Check:
     )
 
 
+# Re-evaluating the same weights on the same bars is deterministic up to float noise.
+REPRODUCTION_TOLERANCE = 1e-6
+
+
+def _check_reevaluation(ev: Evidence) -> Check:
+    if ev.evaluation is None:
+        return Check(
+            "reevaluation", MISSING, f"run {ev.run_id} has no evaluation/report.json (evaluate step)"
+        )
+    observed = {
+        "trained": {"accuracy": metric(ev.metrics, "test.accuracy"), "n": metric(ev.metrics, "test.n")},
+        "reevaluated": {
+            "accuracy": metric(ev.evaluation, "test.accuracy"),
+            "n": metric(ev.evaluation, "test.n"),
+        },
+    }
+    acc, again = _number(observed["trained"]["accuracy"]), _number(observed["reevaluated"]["accuracy"])
+    if acc is None or again is None:
+        return Check(
+            "reevaluation", MISSING, "test.accuracy of training or re-evaluation is absent", observed
+        )
+    if observed["trained"]["n"] != observed["reevaluated"]["n"] or abs(acc - again) > REPRODUCTION_TOLERANCE:
+        return Check(
+            "reevaluation",
+            FAIL,
+            f"the logged model does not reproduce its training-time test result ({observed}): "
+            "a different artifact, data set or split was evaluated",
+            observed,
+            REPRODUCTION_TOLERANCE,
+        )
+    if _as_bool(metric(ev.evaluation, "sanity.random_walk.passed")) is not True:
+        return Check(
+            "reevaluation", FAIL, "the re-evaluation's random-walk sanity check did not pass", observed
+        )
+    n = observed["reevaluated"]["n"]
+    return Check(
+        "reevaluation", PASS, f"re-evaluation reproduces accuracy {again:.4f} on {n} test windows", observed
+    )
+
+
 def _check_champion(ev: Evidence, champion: Evidence | None, th: GateThresholds) -> Check:
     if champion is None:
         return Check("vs_champion", PASS, f"{ev.model} has no champion yet: first promotion")
-    if champion.version == ev.version:
-        return Check("vs_champion", PASS, f"version {ev.version} already is the champion")
+    if champion.version == ev.version or (ev.run_id is not None and champion.run_id == ev.run_id):
+        return Check(
+            "vs_champion", PASS, f"version {champion.version} (run {ev.run_id}) already is the champion"
+        )
     acc = _number(metric(ev.metrics, "test.accuracy"))
     champ_acc = _number(metric(champion.metrics, "test.accuracy"))
     if acc is None or champ_acc is None:
@@ -290,4 +341,6 @@ def evaluate_gate(
         _check_baselines(candidate, th),
         _check_champion(candidate, champion, th),
     ]
+    if th.require_reevaluation:
+        decision.checks.append(_check_reevaluation(candidate))
     return decision

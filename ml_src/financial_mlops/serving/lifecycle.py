@@ -35,16 +35,18 @@ from financial_mlops.serving.gate import (
 )
 from financial_mlops.serving.registry import (
     RegistryError,
+    alias_version,
     champion,
     champion_history,
     download_bundle,
     list_artifact_paths,
     read_json_artifact,
+    register_logged_model,
     resolve_version,
     set_champion_history,
 )
 from financial_mlops.serving.settings import MODEL_SETTINGS_FILE, RuntimeConfig
-from financial_mlops.tracking import SANITY_TAG
+from financial_mlops.tracking import CHALLENGER_ALIAS, EVALUATION_ARTIFACT, SANITY_TAG
 
 MODEL_PREFIX = "financial-lstm-"
 
@@ -62,26 +64,36 @@ def variant_of(model_name: str) -> str | None:
 
 
 def collect_evidence(client: MlflowClient, mv: ModelVersion) -> Evidence:
+    """Everything the gate looks at for a registered version."""
+    return collect_run_evidence(client, mv.name, mv.run_id, version=str(mv.version))
+
+
+def _optional_json(client: MlflowClient, run_id: str, path: str, tmp: str) -> dict[str, Any] | None:
+    try:
+        return read_json_artifact(client, run_id, path, tmp)
+    except (MlflowException, OSError, json.JSONDecodeError):
+        return None
+
+
+def collect_run_evidence(
+    client: MlflowClient, name: str, run_id: str | None, version: str | None = None
+) -> Evidence:
     """Everything the gate looks at; each piece that cannot be read stays None (= missing)."""
-    ev = Evidence(model=mv.name, version=str(mv.version), run_id=mv.run_id, variant=variant_of(mv.name))
-    if not mv.run_id:
+    ev = Evidence(model=name, version=version, run_id=run_id, variant=variant_of(name))
+    if not run_id:
         return ev
     try:
-        ev.sanity_tag = client.get_run(mv.run_id).data.tags.get(SANITY_TAG)
+        ev.sanity_tag = client.get_run(run_id).data.tags.get(SANITY_TAG)
     except MlflowException:
         return ev
     try:
-        ev.artifacts = list_artifact_paths(client, mv.run_id, BUNDLE_ARTIFACT_PATH)
+        ev.artifacts = list_artifact_paths(client, run_id, BUNDLE_ARTIFACT_PATH)
     except (MlflowException, OSError):
         ev.artifacts = None
-    if ev.artifacts is not None and f"{BUNDLE_ARTIFACT_PATH}/{METRICS_FILE}" in ev.artifacts:
-        with tempfile.TemporaryDirectory(prefix="finmlops-gate-") as tmp:
-            try:
-                ev.metrics = read_json_artifact(
-                    client, mv.run_id, f"{BUNDLE_ARTIFACT_PATH}/{METRICS_FILE}", tmp
-                )
-            except (MlflowException, OSError, json.JSONDecodeError):
-                ev.metrics = None
+    with tempfile.TemporaryDirectory(prefix="finmlops-gate-") as tmp:
+        if ev.artifacts is not None and f"{BUNDLE_ARTIFACT_PATH}/{METRICS_FILE}" in ev.artifacts:
+            ev.metrics = _optional_json(client, run_id, f"{BUNDLE_ARTIFACT_PATH}/{METRICS_FILE}", tmp)
+        ev.evaluation = _optional_json(client, run_id, EVALUATION_ARTIFACT, tmp)
     return ev
 
 
@@ -123,23 +135,34 @@ def run_gate(
     record_path: str | Path | None = None,
     log_to_mlflow: bool = True,
     dry_run: bool = False,
+    run_id: str | None = None,
 ) -> GateRun:
-    """Decide on one version; write the record to ``record_path`` and log it to MLflow.
+    """Decide on one version, or with ``run_id`` on a training run not registered yet.
 
-    The same decision (same evidence, champion and thresholds) is written and
-    logged once: rerunning the gate on unchanged inputs changes nothing.
+    The record goes to ``record_path`` and to MLflow (run artifact, and tags
+    on the version or, for a run, on the run). The same decision (same
+    evidence, champion and thresholds) is written and logged once: rerunning
+    the gate on unchanged inputs changes nothing.
     """
-    mv = resolve_version(client, name, alias=alias, version=version)
     current = champion(client, name)
+    if run_id is not None:
+        mv = None
+        candidate = collect_run_evidence(client, name, run_id)
+        tags = client.get_run(run_id).data.tags
+        is_champion = current is not None and current.run_id == run_id
+    else:
+        mv = resolve_version(client, name, alias=alias, version=version)
+        candidate = collect_evidence(client, mv)
+        tags = client.get_model_version(name, str(mv.version)).tags or {}
+        is_champion = current is not None and str(current.version) == str(mv.version)
     champion_ev = collect_evidence(client, current) if current is not None else None
-    decision = evaluate_gate(collect_evidence(client, mv), champion_ev, thresholds)
+    decision = evaluate_gate(candidate, champion_ev, thresholds)
     decided_at = _now()
     record = decision.record(decided_at)
     record["fingerprint"] = _fingerprint(record)
     path = Path(record_path) if record_path else None
-    if current is not None and str(current.version) == str(mv.version):
+    if is_champion:
         return GateRun(decision, record, path, changed=False, already_champion=True)
-    tags = client.get_model_version(name, str(mv.version)).tags or {}
     if tags.get(FINGERPRINT_TAG) == record["fingerprint"] and _recorded(path, record["fingerprint"]):
         return GateRun(decision, record, path, changed=False)
     if dry_run:
@@ -149,12 +172,85 @@ def run_gate(
         path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     if log_to_mlflow:
         stamp = decided_at.replace(":", "").replace("-", "")
-        if mv.run_id:
-            client.log_dict(mv.run_id, record, f"gate/decision-v{mv.version}-{stamp}.json")
-        client.set_model_version_tag(name, str(mv.version), "gate_decision", record["decision"])
-        client.set_model_version_tag(name, str(mv.version), "gate_decided_at", decided_at)
-        client.set_model_version_tag(name, str(mv.version), FINGERPRINT_TAG, record["fingerprint"])
+        gate_tags = {
+            "gate_decision": record["decision"],
+            "gate_decided_at": decided_at,
+            FINGERPRINT_TAG: record["fingerprint"],
+        }
+        if mv is None:
+            client.log_dict(str(run_id), record, f"gate/decision-run-{stamp}.json")
+            for key, value in gate_tags.items():
+                client.set_tag(str(run_id), key, value)
+        else:
+            if mv.run_id:
+                client.log_dict(mv.run_id, record, f"gate/decision-v{mv.version}-{stamp}.json")
+            for key, value in gate_tags.items():
+                client.set_model_version_tag(name, str(mv.version), key, value)
     return GateRun(decision, record, path, changed=True)
+
+
+def _subject(record: dict[str, Any]) -> str:
+    if record.get("version") is None:
+        return f"{record.get('model')} run {record.get('run_id')}"
+    return f"{record.get('model')} v{record.get('version')}"
+
+
+def _check_decision(record: dict[str, Any]) -> None:
+    if record.get("schema") != DECISION_SCHEMA:
+        raise PromotionRefused(
+            f"the decision record is not a gate decision ({DECISION_SCHEMA}); rerun the gate"
+        )
+
+
+def register_run(
+    client: MlflowClient, name: str, decision_record: dict[str, Any], alias: str = CHALLENGER_ALIAS
+) -> dict[str, Any]:
+    """Register the run a ``promote`` decision was about as a version of ``name``; point ``alias`` at it.
+
+    Only runs the gate let through are registered. Registering the same run
+    again reuses its version (a retried workflow step creates no duplicate).
+    """
+    _check_decision(decision_record)
+    run_id = decision_record.get("run_id")
+    if decision_record.get("model") != name or not run_id or decision_record.get("version") is not None:
+        raise PromotionRefused(
+            f"the decision record is for {_subject(decision_record)}, not a training run of {name}; "
+            "run `gate --train-report REPORT` on the run to register"
+        )
+    if decision_record.get("decision") != "promote":
+        reasons = "; ".join(decision_record.get("reasons") or []) or "no reasons recorded"
+        raise PromotionRefused(f"the gate rejected run {run_id}: {reasons}; it is not registered")
+    existing = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    if existing:
+        mv = sorted(existing, key=lambda v: int(v.version))[0]
+        changed = False
+    else:
+        mv = register_logged_model(client, name, run_id)
+        changed = True
+    current_alias = alias_version(client, name, alias)
+    if current_alias is None or str(current_alias.version) != str(mv.version):
+        client.set_registered_model_alias(name, alias, str(mv.version))
+        changed = True
+    tags = mv.tags or {}
+    wanted = {
+        "run_id": str(run_id),
+        "gate_decision": "promote",
+        "gate_decided_at": str(decision_record.get("decided_at")),
+        FINGERPRINT_TAG: str(decision_record.get("fingerprint")),
+    }
+    for key, value in wanted.items():
+        if tags.get(key) != value:
+            client.set_model_version_tag(name, str(mv.version), key, value)
+            changed = True
+    return {
+        "model": name,
+        "version": str(mv.version),
+        "run_id": run_id,
+        "alias": alias,
+        "changed": changed,
+        "message": f"{name} v{mv.version} ({alias}) is run {run_id}"
+        + ("" if changed else " (already registered)"),
+    }
 
 
 def ensure_serving_artifacts(
@@ -175,14 +271,13 @@ def ensure_serving_artifacts(
 
 
 def _check_record(record: dict[str, Any], name: str, mv: ModelVersion, current: ModelVersion | None) -> None:
-    if record.get("schema") != DECISION_SCHEMA:
+    _check_decision(record)
+    # A decision taken on the training run (before registration) fits the version registered from it.
+    same_run = record.get("version") is None and record.get("run_id") == mv.run_id
+    if record.get("model") != name or not (same_run or str(record.get("version")) == str(mv.version)):
         raise PromotionRefused(
-            f"the decision record is not a gate decision ({DECISION_SCHEMA}); rerun the gate"
-        )
-    if record.get("model") != name or str(record.get("version")) != str(mv.version):
-        raise PromotionRefused(
-            f"the decision record is for {record.get('model')} v{record.get('version')}, "
-            f"not {name} v{mv.version}; rerun the gate for this version"
+            f"the decision record is for {_subject(record)}, not {name} v{mv.version} "
+            f"(run {mv.run_id}); rerun the gate for this version"
         )
     if record.get("decision") != "promote":
         reasons = "; ".join(record.get("reasons") or []) or "no reasons recorded"

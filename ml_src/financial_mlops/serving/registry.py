@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -48,6 +49,21 @@ def resolve_version(
         raise RegistryError(
             f"registered model {name!r} has no alias {alias!r} in {client.tracking_uri} ({exc.message}). "
             f"Train one (`python -m financial_mlops train ...` sets 'challenger') or pass a version."
+        ) from None
+
+
+def register_logged_model(client: MlflowClient, name: str, run_id: str) -> ModelVersion:
+    """A new version of ``name`` from the model the run logged under ``model`` (created if needed)."""
+    # mlflow.register_model resolves the run's logged model (MLflow 3 keeps it
+    # apart from the run artifacts) through the process-wide URIs.
+    mlflow.set_tracking_uri(client.tracking_uri)
+    mlflow.set_registry_uri(client._registry_uri)
+    try:
+        return mlflow.register_model(f"runs:/{run_id}/model", name)
+    except MlflowException as exc:
+        raise RegistryError(
+            f"cannot register the model of run {run_id} as {name!r}: {exc.message}; "
+            "was the run written by `python -m financial_mlops train`?"
         ) from None
 
 
