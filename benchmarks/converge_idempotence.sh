@@ -6,9 +6,11 @@
 # Usage: benchmarks/converge_idempotence.sh [SCENARIO]   (default: default)
 # Needs what `make molecule` needs (podman, runc, debootstrap, the venv);
 # creates the scenario's nodes and destroys them again on exit.
-# Note: the nodes run the k3s TEST DOUBLE from the air-gap bundle, so the
-# first converge downloads nothing; on real hosts it also fetches the k3s
-# binary and packages, which the re-run skips.
+# Note: the nodes run the k3s TEST DOUBLE from the air-gap bundle. The first
+# converge installs node_prep's packages (from the apt cache pre-seeded in
+# the node image) but downloads nothing and waits for no real k3s start-up;
+# on real hosts it also fetches the k3s binary and images and waits for k3s,
+# which the re-run skips. Results and their reading: docs/host-plane.md.
 set -euo pipefail
 
 scenario="${1:-default}"

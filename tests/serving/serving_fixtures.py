@@ -54,7 +54,8 @@ class Registry:
         metrics: dict[str, Any] | None = None,
     ) -> str:
         """New run + registered version of financial-lstm-<variant>; returns the version."""
-        run_id = self.run(variant, accuracy, sanity, sanity_tag, upload_bundle, metrics)
+        # Registered from bundle/ directly: no model/ is logged (some registries here point at S3).
+        run_id = self.run(variant, accuracy, sanity, sanity_tag, upload_bundle, metrics, log_model=False)
         name = registered_model_name(variant)
         if not self.client.search_registered_models(filter_string=f"name = '{name}'"):
             self.client.create_registered_model(name)
@@ -70,6 +71,7 @@ class Registry:
         sanity_tag: str | None = "true",
         upload_bundle: bool = True,
         metrics: dict[str, Any] | None = None,
+        log_model: bool = True,
     ) -> str:
         """A finished training run (bundle/ and an MLmodel under model/), not registered; returns its id."""
         report = copy.deepcopy(metrics if metrics is not None else GOOD_METRICS)
@@ -83,8 +85,9 @@ class Registry:
         if upload_bundle:
             bundle = make_bundle(self.root / "bundles" / run_id, variant, report)
             self.client.log_artifacts(run_id, str(bundle), BUNDLE_ARTIFACT_PATH)
-        # What register_model looks for under runs:/<id>/model (the trainer logs a full pytorch model).
-        self.client.log_text(run_id, "flavors: {}\n", "model/MLmodel")
+        if log_model:
+            # What register_model looks for under runs:/<id>/model (the trainer logs a full pytorch model).
+            self.client.log_text(run_id, "flavors: {}\n", "model/MLmodel")
         self.client.set_terminated(run_id)
         return run_id
 
