@@ -17,7 +17,7 @@ from financial_mlops.data import DataValidationError
 from financial_mlops.dataset import SplitConfig
 from financial_mlops.models import VARIANTS
 from financial_mlops.synth import SIGNAL_LEVELS
-from financial_mlops.tracking import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI
+from financial_mlops.tracking import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI, train_run_id
 
 
 def _write_report(report: dict[str, Any], path: str | None) -> None:
@@ -164,14 +164,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_id_of(train_report: str) -> str:
-    report = json.loads(Path(train_report).read_text())
-    run_id = report.get("mlflow", {}).get("run_id")
-    if not run_id:
-        raise ValueError(f"{train_report} names no MLflow run (was train run with --no-tracking?)")
-    return str(run_id)
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from financial_mlops.bundle import load_bundle
     from financial_mlops.pipeline import run_evaluation
@@ -183,7 +175,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from financial_mlops.mlflow_logging import download_bundle, download_run_bundle
 
         if args.train_report:
-            run_id = _run_id_of(args.train_report)
+            run_id = train_run_id(args.train_report)
             bundle_dir = download_run_bundle(run_id, args.tracking_uri)
         else:
             bundle_dir = download_bundle(args.model, args.tracking_uri)

@@ -3,7 +3,10 @@
 Why not boto3: botocore pins python-dateutil below 3 while the kubernetes
 client this project needs requires 3 or later, so both cannot be installed
 together. Ingest needs two read-only calls; they are signed here following
-the AWS SigV4 specification (tests check the published S3 example).
+the AWS SigV4 specification (tests check the published S3 example). The
+Ansible collection's module_utils/s3_mirror.py has a signer of its own on
+purpose: modules must be self-contained, and the trainer image carries this
+package without the collection; both are tested against the same example.
 
 Configuration comes from the standard variables: AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, optional AWS_SESSION_TOKEN, AWS_REGION (or

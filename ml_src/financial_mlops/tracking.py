@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns.db"
 DEFAULT_EXPERIMENT = "financial-lstm"
@@ -22,3 +24,17 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
 
 def registered_model_name(variant: str) -> str:
     return f"financial-lstm-{variant}"
+
+
+def train_run_id(train_report: str | Path) -> str:
+    """The MLflow run id a `train` report names (the handle the pipeline's later steps pass on)."""
+    try:
+        report = json.loads(Path(train_report).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the train report {train_report}: {exc}") from None
+    run_id = report.get("mlflow", {}).get("run_id")
+    if not run_id:
+        raise ValueError(
+            f"train report {train_report} names no MLflow run (was train run with --no-tracking?)"
+        )
+    return str(run_id)

@@ -33,7 +33,7 @@ from financial_mlops.serving.seldon import (
     build_seldon_manifests,
 )
 from financial_mlops.serving.settings import RuntimeConfig
-from financial_mlops.tracking import CHALLENGER_ALIAS, registered_model_name
+from financial_mlops.tracking import CHALLENGER_ALIAS, registered_model_name, train_run_id
 
 Handler = Callable[[argparse.Namespace], int]
 EXIT_REJECTED = 3
@@ -123,13 +123,6 @@ def _read_json(path: str, what: str) -> dict[str, Any]:
         raise ValueError(f"cannot read the {what} {path}: {exc}") from None
 
 
-def _train_run_id(path: str) -> str:
-    run_id = _read_json(path, "train report").get("mlflow", {}).get("run_id")
-    if not run_id:
-        raise ValueError(f"train report {path} names no MLflow run (was train run with --no-tracking?)")
-    return str(run_id)
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     client = client_for(args.tracking_uri)
     alias = None if args.version else args.alias
@@ -142,7 +135,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_gate(args: argparse.Namespace) -> int:
     client = client_for(args.tracking_uri)
-    run_id = _train_run_id(args.train_report) if args.train_report else None
+    run_id = train_run_id(args.train_report) if args.train_report else None
     gate = run_gate(
         client,
         _model_name(args),
