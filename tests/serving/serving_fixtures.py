@@ -44,18 +44,10 @@ class Registry:
     client: MlflowClient
     experiment_id: str
 
-    def register(
-        self,
-        variant: str = "baseline",
-        accuracy: float = 0.56,
-        sanity: bool = True,
-        sanity_tag: str | None = "true",
-        upload_bundle: bool = True,
-        metrics: dict[str, Any] | None = None,
-    ) -> str:
-        """New run + registered version of financial-lstm-<variant>; returns the version."""
+    def register(self, variant: str = "baseline", **run_options: Any) -> str:
+        """A new run (options as for ``run``) registered as financial-lstm-<variant>; returns the version."""
         # Registered from bundle/ directly: no model/ is logged (some registries here point at S3).
-        run_id = self.run(variant, accuracy, sanity, sanity_tag, upload_bundle, metrics, log_model=False)
+        run_id = self.run(variant, log_model=False, **run_options)
         name = registered_model_name(variant)
         if not self.client.search_registered_models(filter_string=f"name = '{name}'"):
             self.client.create_registered_model(name)
