@@ -65,7 +65,7 @@ class Registry:
         metrics: dict[str, Any] | None = None,
         log_model: bool = True,
     ) -> str:
-        """A finished training run (bundle/ and an MLmodel under model/), not registered; returns its id."""
+        """A finished training run (bundle/ and a logged model "model"), not registered; returns its id."""
         report = copy.deepcopy(metrics if metrics is not None else GOOD_METRICS)
         if metrics is None:
             report["model"]["variant"] = variant
@@ -78,8 +78,8 @@ class Registry:
             bundle = make_bundle(self.root / "bundles" / run_id, variant, report)
             self.client.log_artifacts(run_id, str(bundle), BUNDLE_ARTIFACT_PATH)
         if log_model:
-            # What register_model looks for under runs:/<id>/model (the trainer logs a full pytorch model).
-            self.client.log_text(run_id, "flavors: {}\n", "model/MLmodel")
+            # The logged model register finds by its source run (the trainer logs a full pytorch model).
+            self.client.create_logged_model(self.experiment_id, name="model", source_run_id=run_id)
         self.client.set_terminated(run_id)
         return run_id
 

@@ -63,9 +63,9 @@ def variant_of(model_name: str) -> str | None:
     return model_name[len(MODEL_PREFIX) :] if model_name.startswith(MODEL_PREFIX) else None
 
 
-def collect_evidence(client: MlflowClient, mv: ModelVersion) -> Evidence:
+def collect_evidence(client: MlflowClient, mv: ModelVersion, with_evaluation: bool = False) -> Evidence:
     """Everything the gate looks at for a registered version."""
-    return collect_run_evidence(client, mv.name, mv.run_id, version=str(mv.version))
+    return collect_run_evidence(client, mv.name, mv.run_id, str(mv.version), with_evaluation)
 
 
 def _optional_json(client: MlflowClient, run_id: str, path: str, tmp: str) -> dict[str, Any] | None:
@@ -76,9 +76,17 @@ def _optional_json(client: MlflowClient, run_id: str, path: str, tmp: str) -> di
 
 
 def collect_run_evidence(
-    client: MlflowClient, name: str, run_id: str | None, version: str | None = None
+    client: MlflowClient,
+    name: str,
+    run_id: str | None,
+    version: str | None = None,
+    with_evaluation: bool = False,
 ) -> Evidence:
-    """Everything the gate looks at; each piece that cannot be read stays None (= missing)."""
+    """Everything the gate looks at; each piece that cannot be read stays None (= missing).
+
+    The logged re-evaluation is fetched only ``with_evaluation`` (the gate
+    reads it only when its thresholds demand one).
+    """
     ev = Evidence(model=name, version=version, run_id=run_id, variant=variant_of(name))
     if not run_id:
         return ev
@@ -93,7 +101,8 @@ def collect_run_evidence(
     with tempfile.TemporaryDirectory(prefix="finmlops-gate-") as tmp:
         if ev.artifacts is not None and f"{BUNDLE_ARTIFACT_PATH}/{METRICS_FILE}" in ev.artifacts:
             ev.metrics = _optional_json(client, run_id, f"{BUNDLE_ARTIFACT_PATH}/{METRICS_FILE}", tmp)
-        ev.evaluation = _optional_json(client, run_id, EVALUATION_ARTIFACT, tmp)
+        if with_evaluation:
+            ev.evaluation = _optional_json(client, run_id, EVALUATION_ARTIFACT, tmp)
     return ev
 
 
@@ -145,14 +154,15 @@ def run_gate(
     the gate on unchanged inputs changes nothing.
     """
     current = champion(client, name)
+    reevaluation = thresholds is not None and thresholds.require_reevaluation
     if run_id is not None:
         mv = None
-        candidate = collect_run_evidence(client, name, run_id)
+        candidate = collect_run_evidence(client, name, run_id, with_evaluation=reevaluation)
         tags = client.get_run(run_id).data.tags
         is_champion = current is not None and current.run_id == run_id
     else:
         mv = resolve_version(client, name, alias=alias, version=version)
-        candidate = collect_evidence(client, mv)
+        candidate = collect_evidence(client, mv, with_evaluation=reevaluation)
         tags = client.get_model_version(name, str(mv.version)).tags or {}
         is_champion = current is not None and str(current.version) == str(mv.version)
     champion_ev = collect_evidence(client, current) if current is not None else None

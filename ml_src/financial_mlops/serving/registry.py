@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -54,17 +53,28 @@ def resolve_version(
 
 def register_logged_model(client: MlflowClient, name: str, run_id: str) -> ModelVersion:
     """A new version of ``name`` from the model the run logged under ``model`` (created if needed)."""
-    # mlflow.register_model resolves the run's logged model (MLflow 3 keeps it
-    # apart from the run artifacts) through the process-wide URIs.
-    mlflow.set_tracking_uri(client.tracking_uri)
-    mlflow.set_registry_uri(client._registry_uri)
+    # MLflow 3 keeps logged models apart from the run's artifacts: find the
+    # run's by its source run. Only this client is used: mlflow.register_model
+    # would go through (and need changes to) the process-wide tracking URIs.
     try:
-        return mlflow.register_model(f"runs:/{run_id}/model", name)
+        experiment_id = client.get_run(run_id).info.experiment_id
+        found = client.search_logged_models([experiment_id], filter_string=f"source_run_id = '{run_id}'")
     except MlflowException as exc:
+        raise RegistryError(f"cannot read run {run_id} in {client.tracking_uri}: {exc.message}") from None
+    logged = [m for m in found if m.name == "model"]
+    if not logged:
         raise RegistryError(
-            f"cannot register the model of run {run_id} as {name!r}: {exc.message}; "
-            "was the run written by `python -m financial_mlops train`?"
-        ) from None
+            f"run {run_id} logged no model named 'model'; "
+            "was it written by `python -m financial_mlops train`?"
+        )
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name)
+    model = logged[0]
+    return client.create_model_version(
+        name, source=model.artifact_location, run_id=run_id, model_id=model.model_id
+    )
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
