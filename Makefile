@@ -55,9 +55,10 @@ molecule: setup ## every molecule scenario (podman, systemd nodes)
 
 test: lint unit molecule ## everything CI runs
 
-bench: setup ## benchmarks: training loop vs bare loop; serving latency (MLServer on loopback)
-	$(BIN)/python benchmarks/train_throughput.py --steps 30 --repeats 3 --threads 1
+bench: setup ## benchmarks with targets (met / NOT met): training loop, serving, data-pipeline scaling
+	$(BIN)/python benchmarks/train_throughput.py --steps 30 --repeats 3 --threads 1 --json build/train-throughput.json
 	$(BIN)/python benchmarks/serving_latency.py --json-out build/serving-latency.json
+	$(BIN)/python benchmarks/scaling.py --json-out build/scaling.json
 
 images: setup ## build the trainer and serving images (push with ML_IMAGE_REGISTRY=host/ns)
 	$(BIN)/ansible-playbook playbooks/build-images.yml $(if $(ML_IMAGE_REGISTRY),-e ml_image_registry=$(ML_IMAGE_REGISTRY))

@@ -1,22 +1,28 @@
-"""Serving latency benchmark: our runtime vs MLServer's floor (echo) vs MLServer's MLflow runtime.
+"""Serving benchmark: our runtime against MLServer's own floor, both request forms, both worker settings.
 
-Starts ``mlserver start`` on loopback, one server at a time, for
+Starts ``mlserver start`` on loopback for every MLServer worker setting
+measured (``--parallel-workers 0 1``: inference in the server process, or in
+one worker process), each with
 
   (a) ``financial_mlops.serving.runtime.FinancialLSTMRuntime`` serving a
       bundle of the chosen variant (default: baseline);
   (b) ``EchoRuntime`` below, which returns its input: what MLServer itself
       costs for the same request (the floor);
-  (c) ``mlserver_mlflow.MLflowRuntime`` serving the same weights as an
-      MLflow pytorch model (skipped, with the reason, if mlserver-mlflow is
-      not installed),
+  (c) with ``--with-mlflow``, ``mlserver_mlflow.MLflowRuntime`` serving the
+      same weights as an MLflow pytorch model.
 
-sends the same request to each (one window of unscaled features, FP32
-[1, window, n_features], over REST with keep-alive connections), and
-reports p50/p99 latency at concurrency 1, requests/s at concurrency 8, and
-the bare torch forward time of the model. Latency of the model depends on
-its architecture, not its weight values, so by default a bundle with
-random weights of the variant is built; ``--registry-model NAME@ALIAS``
-uses a registered version instead (bundle and MLflow model of that run).
+Requests: one window of unscaled features (FP32 [1, window, n_features]) and
+the raw bars of the same window (FP64 ``ohlcv`` [1, warm-up + window, 5],
+features computed in the server), over REST (keep-alive HTTP/1.1) and over
+gRPC (the protocol Seldon's mesh uses). Every server runs side by side and
+every measurement is interleaved across all targets, so background load hits
+each alike. Reported: p50/p99 at concurrency 1, requests/s at concurrency 8,
+the bare torch forward time, and the issue's targets with met / NOT met for
+the chosen setting (``financial_mlops.serving.settings.SERVER_PARALLEL_WORKERS``).
+
+Latency depends on the architecture, not the weight values, so by default a
+bundle with random weights is built; ``--registry-model NAME@ALIAS`` uses a
+registered version instead.
 
 Run:  .venv/bin/python benchmarks/serving_latency.py [--variant baseline] [--json-out FILE]
 """
@@ -34,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +48,11 @@ from financial_mlops.serving.local_server import MLServerProcess, start_mlserver
 from mlserver import MLModel
 from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
 
-# Targets of the issue (acceptance criteria).
-P50_TARGET_FACTOR = 1.3  # ours p50 <= 1.3 x (echo p50 + bare forward)
-RPS_TARGET_FACTOR = 1.5  # ours req/s at c8 >= 1.5 x MLflow runtime's
+# Targets of issue 18 (checked for the chosen worker setting, printed for every one).
+RAW_P50_FACTOR = 1.1  # raw ohlcv p50 <= 1.1 x features p50 of the same server
+RAW_RPS_FACTOR = 0.9  # raw ohlcv req/s at c=8 >= 0.9 x features req/s
+OVERHEAD_BUDGET_MS = 0.25  # features p50 <= echo p50 + bare forward + 0.25 ms
+ECHO_RPS_FACTOR = 0.9  # features req/s at c=8 >= 0.9 x echo's
 
 
 class EchoRuntime(MLModel):
@@ -116,10 +125,10 @@ def mlflow_model_dir(bundle_dir: Path, out: Path) -> Path:
 # --------------------------------------------------------------------------
 
 
-def start_server(folder: Path, workdir: Path, parallel_workers: int) -> MLServerProcess:
+def start_server(folder: Path, workdir: Path, parallel_workers: int, torch_threads: int) -> MLServerProcess:
     return start_mlserver(
         folder,
-        workdir / f"{folder.name}.log",
+        workdir / f"{folder.name}-w{parallel_workers}.log",
         extra_env={
             "MLSERVER_PARALLEL_WORKERS": str(parallel_workers),
             # Request logging would be part of every measured request.
@@ -127,9 +136,11 @@ def start_server(folder: Path, workdir: Path, parallel_workers: int) -> MLServer
             # Same for every server: idle OpenMP threads of a torch
             # process otherwise spin-wait after each request and steal
             # the CPU of the servers measured beside it on a small
-            # machine (seen: mlflow-runtime p50 from 5 to 70 ms between
-            # two runs). Production pods set it too (containers/).
+            # machine. Production pods set it too (containers/).
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+            # The echo and MLflow servers import torch too; give every server
+            # the thread count our runtime sets, so none spins up more.
+            "OMP_NUM_THREADS": str(torch_threads),
             "PYTHONPATH": os.pathsep.join(
                 [str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")]
             ),
@@ -139,55 +150,87 @@ def start_server(folder: Path, workdir: Path, parallel_workers: int) -> MLServer
 
 
 # --------------------------------------------------------------------------
-# load generation
+# clients: one call = one request, answer checked
 # --------------------------------------------------------------------------
 
-
-def _client(port: int) -> http.client.HTTPConnection:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.connect()
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return conn
+Caller = Callable[[], None]
 
 
-def _call(conn: http.client.HTTPConnection, path: str, body: bytes) -> None:
-    conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    payload = resp.read()
-    if resp.status != 200:
-        raise RuntimeError(f"{path} answered {resp.status}: {payload[:300]!r}")
+class Target:
+    """One (server, protocol, request) combination; ``connect`` gives a caller with its own connection."""
+
+    def __init__(self, label: str, server: MLServerProcess, protocol: str, model: str, request: dict):
+        self.label, self.server, self.protocol, self.model = label, server, protocol, model
+        if protocol == "rest":
+            self._body = json.dumps(request).encode()
+        else:
+            from mlserver.grpc.converters import ModelInferRequestConverter
+
+            self._grpc_request = ModelInferRequestConverter.from_types(
+                InferenceRequest.model_validate(request), model_name=model, model_version=None
+            )
+
+    def connect(self) -> tuple[Caller, Callable[[], None]]:
+        return self._rest() if self.protocol == "rest" else self._grpc()
+
+    def _rest(self) -> tuple[Caller, Callable[[], None]]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=30)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        path, body = f"/v2/models/{self.model}/infer", self._body
+        headers = {"Content-Type": "application/json"}
+
+        def call() -> None:
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"{self.label}: {path} answered {resp.status}: {payload[:300]!r}")
+
+        return call, conn.close
+
+    def _grpc(self) -> tuple[Caller, Callable[[], None]]:
+        import grpc
+        from mlserver.grpc.dataplane_pb2_grpc import GRPCInferenceServiceStub
+
+        channel = grpc.insecure_channel(self.server.grpc_address)
+        stub = GRPCInferenceServiceStub(channel)
+        request = self._grpc_request
+
+        def call() -> None:
+            stub.ModelInfer(request, timeout=30)  # raises grpc.RpcError on any non-OK status
+
+        return call, channel.close
 
 
-Call = tuple[str, int, str, bytes]  # label, port, path, body
-
-
-def measure_interleaved(calls: list[Call], warmup: int, n: int) -> dict[str, list[float]]:
+def measure_interleaved(targets: list[Target], warmup: int, n: int) -> dict[str, list[float]]:
     """Concurrency 1: one request to each target in turn, ``n`` rounds; latency per request."""
-    conns = {label: _client(port) for label, port, _, _ in calls}
-    latencies: dict[str, list[float]] = {label: [] for label, _, _, _ in calls}
+    callers = {t.label: t.connect() for t in targets}
+    latencies: dict[str, list[float]] = {t.label: [] for t in targets}
     for i in range(warmup + n):
-        for label, _, path, body in calls:
+        for t in targets:
+            call = callers[t.label][0]
             start = time.perf_counter()
-            _call(conns[label], path, body)
+            call()
             if i >= warmup:
-                latencies[label].append(time.perf_counter() - start)
-    for conn in conns.values():
-        conn.close()
+                latencies[t.label].append(time.perf_counter() - start)
+    for _, close in callers.values():
+        close()
     return latencies
 
 
 def measure_throughput_rounds(
-    calls: list[Call], concurrency: int, seconds: float, rounds: int
+    targets: list[Target], concurrency: int, seconds: float, rounds: int
 ) -> dict[str, float]:
     """Requests/s per target at ``concurrency``: ``rounds`` alternating slices of ``seconds / rounds``."""
-    done: dict[str, list[float]] = {label: [] for label, _, _, _ in calls}
+    done: dict[str, list[float]] = {t.label: [] for t in targets}
     for _ in range(rounds):
-        for label, port, path, body in calls:
-            done[label].append(measure_throughput(port, path, body, concurrency, seconds / rounds))
+        for t in targets:
+            done[t.label].append(measure_throughput(t, concurrency, seconds / rounds))
     return {label: statistics.mean(values) for label, values in done.items()}
 
 
-def measure_throughput(port: int, path: str, body: bytes, concurrency: int, seconds: float) -> float:
+def measure_throughput(target: Target, concurrency: int, seconds: float) -> float:
     counts = [0] * concurrency
     errors: list[BaseException] = []
     stop = threading.Event()
@@ -195,13 +238,13 @@ def measure_throughput(port: int, path: str, body: bytes, concurrency: int, seco
 
     def worker(k: int) -> None:
         try:
-            conn = _client(port)
-            _call(conn, path, body)
+            call, close = target.connect()
+            call()
             barrier.wait()
             while not stop.is_set():
-                _call(conn, path, body)
+                call()
                 counts[k] += 1
-            conn.close()
+            close()
         except BaseException as exc:  # reported after the run
             errors.append(exc)
             barrier.abort()
@@ -217,7 +260,7 @@ def measure_throughput(port: int, path: str, body: bytes, concurrency: int, seco
         t.join()
     elapsed = time.perf_counter() - start
     if errors:
-        raise RuntimeError(f"load generator failed: {errors[0]}")
+        raise RuntimeError(f"load generator for {target.label} failed: {errors[0]}")
     return sum(counts) / elapsed
 
 
@@ -253,20 +296,18 @@ def bare_forward_seconds(bundle_dir: Path, n: int, threads: int) -> tuple[float,
 
 
 # --------------------------------------------------------------------------
-# main
+# requests
 # --------------------------------------------------------------------------
 
 
-def _request_body(name: str, window: int, n_features: int) -> bytes:
+def features_request(name: str, window: int, n_features: int) -> dict[str, Any]:
     import numpy as np
 
     data = np.random.default_rng(1).normal(size=window * n_features).astype(np.float32).tolist()
-    return json.dumps(
-        {"inputs": [{"name": name, "datatype": "FP32", "shape": [1, window, n_features], "data": data}]}
-    ).encode()
+    return {"inputs": [{"name": name, "datatype": "FP32", "shape": [1, window, n_features], "data": data}]}
 
 
-def _raw_body(min_bars: int) -> bytes:
+def ohlcv_request(min_bars: int) -> dict[str, Any]:
     import numpy as np
 
     rng = np.random.default_rng(2)
@@ -275,145 +316,209 @@ def _raw_body(min_bars: int) -> bytes:
     high, low = np.maximum(open_, close) * 1.002, np.minimum(open_, close) * 0.998
     volume = rng.uniform(1e5, 2e5, min_bars)
     bars = np.stack([open_, high, low, close, volume], axis=-1)
-    return json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "ohlcv",
-                    "datatype": "FP64",
-                    "shape": [1, min_bars, 5],
-                    "data": bars.ravel().tolist(),
-                }
-            ]
-        }
-    ).encode()
+    return {
+        "inputs": [
+            {"name": "ohlcv", "datatype": "FP64", "shape": [1, min_bars, 5], "data": bars.ravel().tolist()}
+        ]
+    }
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from financial_mlops.bundle import load_bundle
     from financial_mlops.serving.export import build_serving_dir
-    from financial_mlops.serving.settings import RuntimeConfig
+    from financial_mlops.serving.settings import SERVER_PARALLEL_WORKERS, RuntimeConfig
 
     work = Path(tempfile.mkdtemp(prefix="finmlops-bench-"))
     bundle_dir = build_bundle(args.variant, work / "bundle", args.registry_model, args.tracking_uri)
     spec = load_bundle(bundle_dir).feature_spec
     n_feat = len(spec.feature_names)
+    model = f"financial-lstm-{args.variant}"
     config = RuntimeConfig(torch_threads=args.torch_threads)
-    ours_dir = build_serving_dir(bundle_dir, work / "ours", f"financial-lstm-{args.variant}", "1", config)
+    ours_dir = build_serving_dir(bundle_dir, work / "ours", model, "1", config)
     echo_dir = _write_settings(
         work / "echo", {"name": "echo", "implementation": "serving_latency.EchoRuntime"}
     )
-    targets: list[tuple[str, Path, str, bytes]] = [
-        ("ours", ours_dir, f"financial-lstm-{args.variant}", _request_body("features", spec.window, n_feat)),
-        ("ours_raw_ohlcv", ours_dir, f"financial-lstm-{args.variant}", _raw_body(spec.min_bars)),
-        ("echo", echo_dir, "echo", _request_body("features", spec.window, n_feat)),
+    features = features_request("features", spec.window, n_feat)
+    folders: list[tuple[str, Path, str, list[tuple[str, dict]]]] = [
+        ("ours", ours_dir, model, [("features", features), ("ohlcv", ohlcv_request(spec.min_bars))]),
+        ("echo", echo_dir, "echo", [("features", features)]),
     ]
     skipped: dict[str, str] = {}
-    try:
-        import mlserver_mlflow  # noqa: F401
+    if args.with_mlflow:
+        try:
+            import mlserver_mlflow  # noqa: F401
 
-        mlflow_dir = mlflow_model_dir(bundle_dir, work / "mlflow")
-        _write_settings(
-            mlflow_dir,
-            {
-                "name": "mlflow",
-                "implementation": "mlserver_mlflow.MLflowRuntime",
-                "parameters": {"uri": "./model"},
-            },
-        )
-        targets.append(("mlflow", mlflow_dir, "mlflow", _request_body("input-0", spec.window, n_feat)))
-    except ImportError as exc:
-        skipped["mlflow"] = f"mlserver-mlflow is not installed ({exc}); pip install mlserver-mlflow==1.7.1"
+            mlflow_dir = mlflow_model_dir(bundle_dir, work / "mlflow")
+            _write_settings(
+                mlflow_dir,
+                {
+                    "name": "mlflow",
+                    "implementation": "mlserver_mlflow.MLflowRuntime",
+                    "parameters": {"uri": "./model"},
+                },
+            )
+            mlflow_request = features_request("input-0", spec.window, n_feat)
+            folders.append(("mlflow", mlflow_dir, "mlflow", [("features", mlflow_request)]))
+        except ImportError as exc:
+            skipped["mlflow"] = (
+                f"mlserver-mlflow is not installed ({exc}); pip install mlserver-mlflow==1.7.1"
+            )
 
-    # All servers run side by side and every measurement is interleaved
-    # across them, so load from other processes on the machine hits each
-    # runtime alike instead of whichever happened to run at that moment.
-    load_before = os.getloadavg()[0]
-    servers: dict[Path, MLServerProcess] = {}
+    load_before = os.getloadavg()
+    servers: list[MLServerProcess] = []
+    targets: list[Target] = []
     try:
-        for _, folder, _, _ in targets:
-            if folder not in servers:
-                servers[folder] = start_server(folder, work, args.parallel_workers)
-        calls = [
-            (label, servers[folder].http_port, f"/v2/models/{model}/infer", body)
-            for label, folder, model, body in targets
-        ]
-        latencies = measure_interleaved(calls, args.warmup, args.requests)
-        rps = measure_throughput_rounds(calls, args.concurrency, args.seconds, args.rounds)
+        for workers in args.parallel_workers:
+            for runtime, folder, name, requests in folders:
+                server = start_server(folder, work, workers, args.torch_threads)
+                servers.append(server)
+                for form, request in requests:
+                    for protocol in args.protocols:
+                        label = f"{runtime}/{form}/{protocol}/w{workers}"
+                        targets.append(Target(label, server, protocol, name, request))
+        latencies = measure_interleaved(targets, args.warmup, args.requests)
+        rps = measure_throughput_rounds(targets, args.concurrency, args.seconds, args.rounds)
     finally:
-        for server in servers.values():
+        for server in servers:
             server.stop()
+    load_after = os.getloadavg()
     results = {
-        label: {
-            "p50_ms": percentile(latencies[label], 50) * 1e3,
-            "p99_ms": percentile(latencies[label], 99) * 1e3,
-            "rps_c8": rps[label],
+        t.label: {
+            "p50_ms": percentile(latencies[t.label], 50) * 1e3,
+            "p99_ms": percentile(latencies[t.label], 99) * 1e3,
+            "rps_c8": rps[t.label],
         }
-        for label, _, _, _ in targets
+        for t in targets
     }
     forward, proba = bare_forward_seconds(bundle_dir, args.requests, args.torch_threads)
     report: dict[str, Any] = {
         "variant": args.variant,
         "window": spec.window,
         "n_features": n_feat,
+        "min_bars": spec.min_bars,
         "requests_c1": args.requests,
         "concurrency": args.concurrency,
         "seconds_c8": args.seconds,
         "parallel_workers": args.parallel_workers,
+        "protocols": args.protocols,
+        "chosen_parallel_workers": SERVER_PARALLEL_WORKERS,
         "torch_threads": args.torch_threads,
         "bare_forward_ms": forward * 1e3,
-        # Background load of the machine (1-minute average) around the run:
-        # a shared 2-core machine slows CPU-bound requests more than echo.
-        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-        "cpus": os.cpu_count(),
         "bare_predict_proba_ms": proba * 1e3,
+        # Background load of the machine (1/5/15-minute averages) before and
+        # after: a shared machine slows CPU-bound requests more than echo's.
+        "load_average": {"before": load_before, "after": load_after},
+        "cpus": os.cpu_count(),
         "results": results,
         "skipped": skipped,
     }
-    floor = results["echo"]["p50_ms"] + report["bare_forward_ms"]
-    report["p50_ratio_vs_echo_plus_forward"] = results["ours"]["p50_ms"] / floor
-    report["p50_target_met"] = report["p50_ratio_vs_echo_plus_forward"] <= P50_TARGET_FACTOR
-    if "mlflow" in results:
-        report["rps_ratio_vs_mlflow"] = results["ours"]["rps_c8"] / results["mlflow"]["rps_c8"]
-        report["rps_target_met"] = report["rps_ratio_vs_mlflow"] >= RPS_TARGET_FACTOR
+    report["checks"] = checks(report)
     shutil.rmtree(work, ignore_errors=True)
     return report
 
 
-def render_table(report: dict[str, Any]) -> str:
-    rows = [
-        "| runtime | p50 ms (c=1) | p99 ms (c=1) | req/s (c=8) |",
-        "|---|---:|---:|---:|",
-    ]
-    names = {
-        "ours": f"financial_mlops runtime, {report['variant']}, features "
-        f"[1,{report['window']},{report['n_features']}]",
-        "ours_raw_ohlcv": f"financial_mlops runtime, {report['variant']}, raw OHLCV (features server-side)",
-        "echo": "echo runtime (MLServer floor)",
-        "mlflow": f"mlserver-mlflow runtime, {report['variant']}",
+def checks(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target ratio for every (protocol, worker setting); ``applies`` marks the chosen setting."""
+    r, forward = report["results"], report["bare_forward_ms"]
+    out = []
+    for workers in report["parallel_workers"]:
+        for protocol in report["protocols"]:
+
+            def get(runtime: str, form: str, key: str, _p: str = protocol, _w: int = workers) -> float:
+                return r[f"{runtime}/{form}/{_p}/w{_w}"][key]
+
+            where = f"{protocol}, parallel_workers={workers}"
+            applies = workers == report["chosen_parallel_workers"]
+            feat_p50, raw_p50 = get("ours", "features", "p50_ms"), get("ours", "ohlcv", "p50_ms")
+            feat_rps, raw_rps = get("ours", "features", "rps_c8"), get("ours", "ohlcv", "rps_c8")
+            echo_p50, echo_rps = get("echo", "features", "p50_ms"), get("echo", "features", "rps_c8")
+            overhead = feat_p50 - (echo_p50 + forward)
+            out += [
+                _check(
+                    where, applies, "raw ohlcv p50 / features p50", raw_p50 / feat_p50, "<=", RAW_P50_FACTOR
+                ),
+                _check(
+                    where,
+                    applies,
+                    "raw ohlcv req/s / features req/s (c=8)",
+                    raw_rps / feat_rps,
+                    ">=",
+                    RAW_RPS_FACTOR,
+                ),
+                _check(
+                    where,
+                    applies,
+                    "features p50 - (echo p50 + bare forward), ms",
+                    overhead,
+                    "<=",
+                    OVERHEAD_BUDGET_MS,
+                ),
+                _check(
+                    where,
+                    applies,
+                    "features req/s / echo req/s (c=8)",
+                    feat_rps / echo_rps,
+                    ">=",
+                    ECHO_RPS_FACTOR,
+                ),
+            ]
+    return out
+
+
+def _check(where: str, applies: bool, name: str, value: float, op: str, target: float) -> dict[str, Any]:
+    met = value <= target if op == "<=" else value >= target
+    return {
+        "where": where,
+        "applies": applies,
+        "name": name,
+        "value": value,
+        "op": op,
+        "target": target,
+        "met": met,
     }
-    for key, r in report["results"].items():
-        rows.append(f"| {names[key]} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['rps_c8']:.0f} |")
+
+
+def render_table(report: dict[str, Any]) -> str:
+    names = {
+        "ours/features": f"ours, features [1,{report['window']},{report['n_features']}]",
+        "ours/ohlcv": f"ours, raw ohlcv [1,{report['min_bars']},5]",
+        "echo/features": "echo (MLServer floor), features",
+        "mlflow/features": "mlserver-mlflow runtime, features",
+    }
+    rows = [
+        "| request | protocol | parallel_workers | p50 ms (c=1) | p99 ms (c=1) | req/s (c=8) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for label, res in report["results"].items():
+        runtime, form, protocol, workers = label.split("/")
+        rows.append(
+            f"| {names[f'{runtime}/{form}']} | {protocol} | {workers[1:]} | {res['p50_ms']:.2f} | "
+            f"{res['p99_ms']:.2f} | {res['rps_c8']:.0f} |"
+        )
     for key, why in report["skipped"].items():
-        rows.append(f"| {names[key]} | not run: {why} | | |")
+        rows.append(f"| {key}: not run: {why} | | | | | |")
+    before, after = report["load_average"]["before"], report["load_average"]["after"]
     lines = [
         *rows,
         "",
-        f"machine: {report['cpus']} CPUs, 1-min load average {report['load_average'][0]} before / "
-        f"{report['load_average'][1]} after the run",
-        f"bare torch forward (1 window): {report['bare_forward_ms']:.3f} ms; "
+        f"machine: {report['cpus']} CPUs; load average (1/5/15 min) {before[0]:.1f}/{before[1]:.1f}/"
+        f"{before[2]:.1f} before, {after[0]:.1f}/{after[1]:.1f}/{after[2]:.1f} after the run",
+        f"bare torch forward (1 window, {report['torch_threads']} thread(s)): "
+        f"{report['bare_forward_ms']:.3f} ms; "
         f"predict_proba incl. scaling: {report['bare_predict_proba_ms']:.3f} ms",
-        f"ours p50 / (echo p50 + bare forward) = {report['p50_ratio_vs_echo_plus_forward']:.2f} "
-        f"(target <= {P50_TARGET_FACTOR}: {'met' if report['p50_target_met'] else 'NOT met'})",
+        f"targets apply to the chosen setting parallel_workers={report['chosen_parallel_workers']} "
+        "(financial_mlops.serving.settings.SERVER_PARALLEL_WORKERS); other settings are for comparison",
     ]
-    if "rps_ratio_vs_mlflow" in report:
+    for c in report["checks"]:
+        tag = "TARGET" if c["applies"] else "(info)"
+        verdict = "met" if c["met"] else "NOT met"
         lines.append(
-            f"ours req/s / mlflow req/s at c={report['concurrency']} = {report['rps_ratio_vs_mlflow']:.2f} "
-            f"(target >= {RPS_TARGET_FACTOR}: {'met' if report['rps_target_met'] else 'NOT met'})"
-        )
-    else:
-        lines.append(
-            "req/s comparison with the MLflow runtime not run: " + report["skipped"].get("mlflow", "")
+            f"{tag} {c['where']}: {c['name']} = {c['value']:.3f} (target {c['op']} {c['target']}): {verdict}"
         )
     return "\n".join(lines)
 
@@ -427,27 +532,33 @@ def main(argv: list[str] | None = None) -> int:
         "--registry-model", help="NAME@ALIAS or NAME/VERSION to benchmark instead of random weights"
     )
     parser.add_argument("--tracking-uri", help="MLflow tracking URI for --registry-model")
-    parser.add_argument("--requests", type=int, default=500, help="measured requests at concurrency 1")
-    parser.add_argument("--warmup", type=int, default=50, help="unmeasured requests first")
+    parser.add_argument("--requests", type=int, default=300, help="measured requests per target at c=1")
+    parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests per target first")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=12.0, help="duration of each concurrency run")
     parser.add_argument(
-        "--rounds", type=int, default=4, help="alternating slices the concurrency runs are cut in"
+        "--seconds", type=float, default=3.0, help="total duration of each target's concurrency run"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="alternating slices the concurrency runs are cut in"
     )
     parser.add_argument(
         "--parallel-workers",
         type=int,
-        default=1,
-        help="MLSERVER_PARALLEL_WORKERS for every server (same for all)",
+        nargs="+",
+        default=[0, 1],
+        help="MLSERVER_PARALLEL_WORKERS settings to measure side by side",
     )
+    parser.add_argument("--protocols", nargs="+", choices=["rest", "grpc"], default=["rest", "grpc"])
     parser.add_argument(
         "--torch-threads", type=int, default=1, help="torch threads (runtime and bare forward)"
     )
+    parser.add_argument("--with-mlflow", action="store_true", help="also measure mlserver-mlflow's runtime")
     parser.add_argument("--json-out", help="also write the report as JSON here")
     args = parser.parse_args(argv)
     report = run(args)
     print(render_table(report))
     if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
     return 0
 

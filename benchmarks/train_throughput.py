@@ -22,10 +22,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 from financial_mlops.features import FEATURE_NAMES
@@ -34,7 +36,8 @@ from financial_mlops.train import TrainConfig, fit, train_epoch
 from torch import nn
 from tqdm import tqdm
 
-TARGET_RATIO = 0.85
+# Issue 18: our loop keeps >= 95% of a bare loop's samples/s.
+TARGET_RATIO = 0.95
 
 
 def _bare(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int, steps: int) -> float:
@@ -113,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a variant misses the target")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -123,14 +127,29 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         print(
             f"{variant:<12} {r['bare_samples_per_s']:>10.0f} {r['ours_samples_per_s']:>10.0f} "
-            f"{r['ratio']:>7.3f} {r['fit_samples_per_s']:>10.0f} {r['fit_ratio']:>9.3f}"
-            + ("" if r["meets_target"] else f"  (below target {TARGET_RATIO})"),
+            f"{r['ratio']:>7.3f} {r['fit_samples_per_s']:>10.0f} {r['fit_ratio']:>9.3f}",
             flush=True,
         )
+    load = os.getloadavg()
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} "
+        f"(1/5/15 min) at the end; torch threads {torch.get_num_threads()}"
+    )
+    for r in results:
+        verdict = "met" if r["meets_target"] else "NOT met"
+        print(
+            f"TARGET {r['variant']}: training loop / bare loop = {r['ratio']:.3f} "
+            f"(target >= {TARGET_RATIO}): {verdict}"
+        )
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as fh:
-            json.dump({"torch_threads": torch.get_num_threads(), "results": results}, fh, indent=2)
-    return 0 if all(r["meets_target"] for r in results) else 1
+            json.dump(
+                {"torch_threads": torch.get_num_threads(), "load_average": load, "results": results},
+                fh,
+                indent=2,
+            )
+    return 1 if args.strict and not all(r["meets_target"] for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -152,27 +152,37 @@ def fit_scaler(samples: list[TickerSamples], window: int) -> tuple[np.ndarray, n
 
 
 def build_windows(samples: list[TickerSamples], split: str, spec: FeatureSpec) -> SplitArrays:
-    """Stack the windows of one split; each window is a slice of a single ticker's rows."""
+    """Stack the windows of one split; each window is a slice of a single ticker's rows.
+
+    The [N, window, F] float32 tensor is allocated once and filled ticker by
+    ticker (no per-ticker copies concatenated afterwards): peak memory is the
+    tensor itself plus one ticker's windows.
+    """
     window = spec.window
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("X", "y", "last", "ret", "tk", "end", "dt")}
-    for s in samples:
+    n_feat = len(spec.feature_names)
+    chosen = [s for s in samples if s.ends[split].size]
+    total = sum(s.ends[split].size for s in chosen)
+    X = np.empty((total, window, n_feat), dtype=np.float32)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("y", "last", "ret", "tk", "end", "dt")}
+    pos = 0
+    for s in chosen:
         ends = s.ends[split]
-        if ends.size == 0:
-            continue
-        scaled = spec.transform(np.nan_to_num(s.features))
-        # sliding_window_view row i covers bars i..i+window-1: the window ending at e is row e-window+1.
-        view = np.lib.stride_tricks.sliding_window_view(scaled, window, axis=0)  # [n-w+1, F, w]
-        parts["X"].append(np.ascontiguousarray(view[ends - window + 1].transpose(0, 2, 1)))
+        first = int(ends[0]) - window + 1
+        # scale only the rows this split's windows cover
+        scaled = spec.transform(np.nan_to_num(s.features[first : int(ends[-1]) + 1]))
+        # sliding_window_view row i covers rows i..i+window-1: the window ending at e is row e-window+1.
+        view = np.lib.stride_tricks.sliding_window_view(scaled, window, axis=0)  # [rows-w+1, F, w]
+        X[pos : pos + ends.size] = view[ends - window + 1 - first].transpose(0, 2, 1)
+        pos += ends.size
         parts["y"].append(s.target[ends].astype(np.float32))
         parts["last"].append(s.features[ends])
         parts["ret"].append(s.next_return[ends])
         parts["tk"].append(np.full(ends.size, s.ticker, dtype=object))
         parts["end"].append(ends)
         parts["dt"].append(s.dates.tz_convert(None).to_numpy()[ends])
-    n_feat = len(spec.feature_names)
-    if not parts["X"]:
+    if not chosen:
         return SplitArrays(
-            X=np.zeros((0, window, n_feat), np.float32),
+            X=X,
             y=np.zeros(0, np.float32),
             X_raw_last=np.zeros((0, n_feat)),
             next_return=np.zeros(0),
@@ -181,7 +191,7 @@ def build_windows(samples: list[TickerSamples], split: str, spec: FeatureSpec) -
             dates=np.zeros(0, dtype="datetime64[ns]"),
         )
     return SplitArrays(
-        X=np.concatenate(parts["X"]).astype(np.float32),
+        X=X,
         y=np.concatenate(parts["y"]),
         X_raw_last=np.concatenate(parts["last"]),
         next_return=np.concatenate(parts["ret"]),

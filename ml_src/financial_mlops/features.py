@@ -6,6 +6,12 @@ averages are finite-impulse-response filters (truncated, renormalised EMA
 weights). That is what lets serving recompute *identical* inputs from the
 last ``WARMUP_BARS + window`` raw bars, whatever came before them, and what
 the causality test checks (changing bar ``t+k`` never changes row ``t``).
+
+One implementation serves training, evaluation, the pipeline's ``features``
+step and the server: ``feature_array`` works on plain float64 arrays along
+the last axis, so a batch of series ``[B, bars]`` (the server's raw-bar
+requests) is computed in one pass with no Python loop over series or bars.
+``compute_features`` is the DataFrame wrapper training code calls.
 """
 
 from __future__ import annotations
@@ -47,37 +53,144 @@ def _fir_ema_length(span: int) -> int:
 WARMUP_BARS: int = _fir_ema_length(_MACD_SLOW) - 1 + _fir_ema_length(_MACD_SIGNAL) - 1
 
 
+def _fir_weights(span: int) -> np.ndarray:
+    """Renormalised EMA weights, oldest bar first (so a window dot weights is the average)."""
+    length = _fir_ema_length(span)
+    alpha = 2.0 / (span + 1.0)
+    weights = alpha * (1.0 - alpha) ** np.arange(length)
+    weights /= weights.sum()
+    return np.ascontiguousarray(weights[::-1])
+
+
+_WEIGHTS = {span: _fir_weights(span) for span in (_MACD_FAST, _MACD_SLOW, _MACD_SIGNAL)}
+
+
+def _windows(values: np.ndarray, length: int) -> np.ndarray:
+    """Read-only view [..., n - length + 1, length]: row i holds values[..., i : i + length]."""
+    return np.lib.stride_tricks.sliding_window_view(values, length, axis=-1)
+
+
+def _nan_prefixed(tail: np.ndarray, n: int) -> np.ndarray:
+    """[..., n] array ending with ``tail`` (a rolling result), NaN before it."""
+    out = np.full((*tail.shape[:-1], n), np.nan)
+    if tail.shape[-1]:
+        out[..., n - tail.shape[-1] :] = tail
+    return out
+
+
 def _fir_ema(values: np.ndarray, span: int) -> np.ndarray:
     """EMA with weights truncated to ``3 * span`` bars and renormalised.
 
     NaN for the first ``length - 1`` rows and wherever the window holds a NaN.
     """
-    length = _fir_ema_length(span)
-    alpha = 2.0 / (span + 1.0)
-    weights = alpha * (1.0 - alpha) ** np.arange(length)
-    weights /= weights.sum()
-    out = np.full(values.shape[0], np.nan)
-    if values.shape[0] < length:
-        return out
-    windows = np.lib.stride_tricks.sliding_window_view(values, length)
-    # windows[i] holds values[i : i + length]; the newest bar gets weights[0].
-    out[length - 1 :] = windows[:, ::-1] @ weights
+    weights = _WEIGHTS[span]
+    n = values.shape[-1]
+    if n < weights.size:
+        return np.full(values.shape, np.nan)
+    return _nan_prefixed(_windows(values, weights.size) @ weights, n)
+
+
+def _lag(values: np.ndarray, k: int) -> np.ndarray:
+    """values shifted k bars later along the last axis (NaN for the first k)."""
+    out = np.full(values.shape, np.nan)
+    out[..., k:] = values[..., : values.shape[-1] - k]
     return out
 
 
-def _rsi(close: pd.Series, period: int = 14) -> pd.Series:
-    """Cutler's RSI (simple moving averages of gains and losses), 0..100."""
-    delta = close.diff()
-    gain = delta.clip(lower=0.0).rolling(period, min_periods=period).mean()
-    loss = (-delta.clip(upper=0.0)).rolling(period, min_periods=period).mean()
-    total = gain + loss
-    # A flat stretch (no gains, no losses) is neutral, not undefined.
-    rsi = 100.0 * gain / total.where(total > 0)
-    return rsi.where(total > 0, 50.0).where(gain.notna())
+def _rolling_mean_std(values: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rolling mean and sample standard deviation (ddof=1) over full windows of the last axis.
+
+    Two-pass (mean, then squared deviations), so it does not drift over long
+    series as a running-sum formula would. A window of identical values gets
+    a standard deviation of exactly 0 rather than a rounding residue, so the
+    ``std > 0`` guards below treat flat stretches as flat. Several series
+    stacked on a leading axis cost one pass: the server's per-request cost
+    is the number of NumPy calls, not the number of values.
+    """
+    n = values.shape[-1]
+    if n < length:
+        nan = np.full(values.shape, np.nan)
+        return nan, nan
+    win = _windows(values, length)
+    mean = win.sum(axis=-1) / length
+    dev = win - mean[..., None]
+    std = np.sqrt(np.einsum("...i,...i->...", dev, dev) / (length - 1))
+    std[win.max(axis=-1) == win.min(axis=-1)] = 0.0
+    return _nan_prefixed(mean, n), _nan_prefixed(std, n)
+
+
+def _rolling_mean(values: np.ndarray, length: int) -> np.ndarray:
+    n = values.shape[-1]
+    if n < length:
+        return np.full(values.shape, np.nan)
+    return _nan_prefixed(_windows(values, length).sum(axis=-1) / length, n)
+
+
+def _guarded_ratio(num: np.ndarray, den: np.ndarray, flat_value: float) -> np.ndarray:
+    """num / den where den > 0, ``flat_value`` where den == 0, NaN where den is NaN."""
+    ok = den > 0
+    out = np.divide(num, den, out=np.full(num.shape, flat_value), where=ok)
+    out[np.isnan(den)] = np.nan
+    return out
+
+
+def feature_array(
+    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray
+) -> np.ndarray:
+    """Features ``[..., bars, len(FEATURE_NAMES)]`` (float64) of series given as ``[..., bars]`` arrays.
+
+    Bars run oldest first along the last axis; leading axes are independent
+    series (tickers or request windows). Row ``t`` uses bars ``<= t`` only;
+    the first ``WARMUP_BARS`` rows are NaN as a whole.
+    """
+    open_, high, low, close, volume = (
+        np.asarray(a, dtype=np.float64) for a in (open_, high, low, close, volume)
+    )
+    out = np.empty((*close.shape, len(FEATURE_NAMES)))
+    col = {name: out[..., i] for i, name in enumerate(FEATURE_NAMES)}
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        log_close = np.log(close)
+        log_ret = log_close - _lag(log_close, 1)
+        delta = close - _lag(close, 1)
+        log_vol = np.log1p(volume)
+
+        col["ret_1"][...] = close / _lag(close, 1) - 1.0
+        col["log_ret_1"][...] = log_ret
+        col["log_ret_5"][...] = log_close - _lag(log_close, 5)
+        col["log_ret_20"][...] = log_close - _lag(log_close, 20)
+
+        # the three 20-bar statistics in one pass: log returns, closes, log volumes
+        mean20, std20 = _rolling_mean_std(np.stack([log_ret, close, log_vol]), 20)
+        col["volatility_10"][...] = _rolling_mean_std(log_ret, 10)[1]
+        col["volatility_20"][...] = std20[0]
+        # %B = (close - lower band) / (upper - lower), bands at mean +- 2 std
+        lower, width = mean20[1] - 2.0 * std20[1], 4.0 * std20[1]
+        col["bollinger_pct_b"][...] = _guarded_ratio(close - lower, width, 0.5)
+        col["volume_zscore_20"][...] = _guarded_ratio(log_vol - mean20[2], std20[2], 0.0)
+
+        # Cutler's RSI: simple 14-bar means of gains and losses, 0..100; np.maximum
+        # keeps the first bar's NaN, so windows holding it stay NaN
+        gain_loss = _rolling_mean(np.stack([np.maximum(delta, 0.0), np.maximum(-delta, 0.0)]), 14)
+        gain, total = gain_loss[0], gain_loss[0] + gain_loss[1]
+        # a flat stretch (no gains, no losses) is neutral, not undefined
+        col["rsi_14"][...] = _guarded_ratio(100.0 * gain, total, 50.0)
+
+        macd = (_fir_ema(close, _MACD_FAST) - _fir_ema(close, _MACD_SLOW)) / close
+        macd_signal = _fir_ema(macd, _MACD_SIGNAL)
+        col["macd"][...] = macd
+        col["macd_signal"][...] = macd_signal
+        col["macd_hist"][...] = macd - macd_signal
+
+        col["range_hl"][...] = (high - low) / close
+        col["body_oc"][...] = np.log(close / open_)
+    # Rows before the slowest feature is complete are NaN as a whole, so the
+    # contract "first complete row is WARMUP_BARS" holds for every column.
+    out[..., :WARMUP_BARS, :] = np.nan
+    return out
 
 
 def compute_features(ohlcv: pd.DataFrame) -> pd.DataFrame:
-    """Feature frame for ONE ticker in chronological order.
+    """Feature frame for ONE ticker in chronological order (a wrapper of ``feature_array``).
 
     ``ohlcv`` needs the lowercase ``RAW_COLUMNS``; the result has the same
     index and the columns ``FEATURE_NAMES``, NaN in the first ``WARMUP_BARS``
@@ -89,46 +202,5 @@ def compute_features(ohlcv: pd.DataFrame) -> pd.DataFrame:
             f"compute_features needs columns {list(RAW_COLUMNS)}; missing {missing}. "
             "Load data with financial_mlops.data.load_market, which normalises column names."
         )
-    frame = ohlcv.loc[:, list(RAW_COLUMNS)].astype("float64")
-    close, high, low, open_, volume = (frame[c] for c in ("close", "high", "low", "open", "volume"))
-    log_close = np.log(close)
-    log_ret = log_close.diff()
-
-    feats = pd.DataFrame(index=frame.index)
-    feats["ret_1"] = close / close.shift(1) - 1.0
-    feats["log_ret_1"] = log_ret
-    feats["log_ret_5"] = log_close - log_close.shift(5)
-    feats["log_ret_20"] = log_close - log_close.shift(20)
-    feats["volatility_10"] = log_ret.rolling(10, min_periods=10).std()
-    feats["volatility_20"] = log_ret.rolling(20, min_periods=20).std()
-    feats["rsi_14"] = _rsi(close, 14)
-
-    close_np = close.to_numpy()
-    macd = (_fir_ema(close_np, _MACD_FAST) - _fir_ema(close_np, _MACD_SLOW)) / close_np
-    macd_signal = _fir_ema(macd, _MACD_SIGNAL)
-    feats["macd"] = macd
-    feats["macd_signal"] = macd_signal
-    feats["macd_hist"] = macd - macd_signal
-
-    mean20 = close.rolling(20, min_periods=20).mean()
-    std20 = close.rolling(20, min_periods=20).std()
-    band = 4.0 * std20
-    feats["bollinger_pct_b"] = (
-        ((close - (mean20 - 2.0 * std20)) / band.where(band > 0)).where(band > 0, 0.5).where(std20.notna())
-    )
-
-    log_vol = np.log1p(volume)
-    vol_mean = log_vol.rolling(20, min_periods=20).mean()
-    vol_std = log_vol.rolling(20, min_periods=20).std()
-    feats["volume_zscore_20"] = (
-        ((log_vol - vol_mean) / vol_std.where(vol_std > 0)).where(vol_std > 0, 0.0).where(vol_std.notna())
-    )
-
-    feats["range_hl"] = (high - low) / close
-    feats["body_oc"] = np.log(close / open_)
-
-    feats = feats.loc[:, list(FEATURE_NAMES)]
-    # Rows before the slowest feature is complete are NaN as a whole, so the
-    # contract "first complete row is WARMUP_BARS" holds for every column.
-    feats.iloc[:WARMUP_BARS] = np.nan
-    return feats
+    arrays = [ohlcv[c].to_numpy(dtype=np.float64) for c in RAW_COLUMNS]
+    return pd.DataFrame(feature_array(*arrays), index=ohlcv.index, columns=list(FEATURE_NAMES))

@@ -9,8 +9,8 @@ Three request forms are accepted (see docs/serving.md):
 * five named tensors ``open``, ``high``, ``low``, ``close``, ``volume``,
   each ``[batch, bars]``.
 
-Raw bars go through ``financial_mlops.features.compute_features``, the same
-code training used, and the last ``window`` rows become the model input.
+Raw bars go through ``financial_mlops.features.feature_array``, the same
+code training used (the whole batch in one call), and the last ``window`` rows become the model input.
 Every rejection is a ``BadRequest`` (HTTP 400) whose message names the
 input, what it got and what it expected.
 """
@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from mlserver.errors import MLServerError
 from mlserver.types import InferenceRequest, RequestInput
 
 from financial_mlops.bundle import FeatureSpec
-from financial_mlops.features import RAW_COLUMNS, compute_features
+from financial_mlops.features import FEATURE_NAMES, RAW_COLUMNS, feature_array
 
 FEATURES_INPUT = "features"
 OHLCV_INPUT = "ohlcv"
@@ -69,8 +68,44 @@ def _flatten(value: Any) -> list[Any]:
     return [value]
 
 
-def _tensor(inp: RequestInput, rank: int, what: str) -> np.ndarray:
-    """The input as a float64 array of the declared shape, finite, of the expected rank."""
+# Exact types, not isinstance: bool is an int subclass and must be refused.
+_NUMBER_TYPES = frozenset({float, int})
+
+
+def _values(raw: Any, name: str, shape: list[int], dtype: type) -> np.ndarray:
+    """The flat values of an input as ``dtype``, or a BadRequest saying why not.
+
+    Fast path, the form every client sends (a flat list of JSON numbers, or
+    what MLServer's gRPC decoder builds): the element types are checked by
+    ``set(map(type, ...))`` and the list is copied into a preallocated array,
+    both in C, no Python bytecode per value. Anything else (nested lists,
+    strings, a size mismatch) takes the slow path that explains the problem.
+    """
+    size = math.prod(shape)
+    if isinstance(raw, list) and len(raw) == size and set(map(type, raw)) <= _NUMBER_TYPES:
+        out = np.empty(size, dtype=dtype)
+        try:
+            out[:] = raw
+        except OverflowError:
+            raise BadRequest(f"input '{name}' holds a number too large for {np.dtype(dtype).name}") from None
+        return out
+    if isinstance(raw, np.ndarray) and raw.dtype.kind in "fiu" and raw.size == size:
+        return raw.astype(dtype, copy=False).reshape(-1)
+    flat = _flatten(raw)
+    if len(flat) != size:
+        raise BadRequest(
+            f"input '{name}' declares shape {shape} ({size} values) but carries {len(flat)} values"
+        )
+    if any(isinstance(v, bool | np.bool_ | str | bytes) or v is None for v in flat):
+        raise BadRequest(f"input '{name}' holds non-numeric values; expected numbers only")
+    try:
+        return np.asarray(flat, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise BadRequest(f"input '{name}' holds values that are not numbers: {exc}") from None
+
+
+def _tensor(inp: RequestInput, rank: int, what: str, dtype: type = np.float64) -> np.ndarray:
+    """The input as a ``dtype`` array of the declared shape, finite, of the expected rank."""
     if inp.datatype not in NUMERIC_DATATYPES:
         raise BadRequest(
             f"input '{inp.name}' has datatype {inp.datatype}; expected FP32 or FP64 (integers are accepted)"
@@ -79,22 +114,7 @@ def _tensor(inp: RequestInput, rank: int, what: str) -> np.ndarray:
     if len(shape) != rank or any(d < 1 for d in shape):
         raise BadRequest(f"input '{inp.name}' has shape {shape}; expected {what}")
     raw = inp.data.root if hasattr(inp.data, "root") else inp.data
-    # The common case, a flat list of JSON numbers, is checked in one pass;
-    # anything else is flattened and checked for non-numbers. bool is an int
-    # subclass, hence exact types (and "NaN" strings must not be parsed).
-    numeric = isinstance(raw, list) and all(type(v) is float or type(v) is int for v in raw)
-    flat = raw if numeric else _flatten(raw)
-    if len(flat) != math.prod(shape):
-        raise BadRequest(
-            f"input '{inp.name}' declares shape {shape} ({math.prod(shape)} values) but carries "
-            f"{len(flat)} values"
-        )
-    if not numeric and any(isinstance(v, bool | np.bool_ | str | bytes) or v is None for v in flat):
-        raise BadRequest(f"input '{inp.name}' holds non-numeric values; expected numbers only")
-    try:
-        arr = np.asarray(flat, dtype=np.float64).reshape(shape)
-    except (TypeError, ValueError) as exc:
-        raise BadRequest(f"input '{inp.name}' holds values that are not numbers: {exc}") from None
+    arr = _values(raw, inp.name, shape, dtype).reshape(shape)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0].tolist()
         raise BadRequest(
@@ -131,13 +151,11 @@ def _features_from_raw(bars: np.ndarray, spec: FeatureSpec, limits: RequestLimit
     if (volume < 0).any():
         raise BadRequest(f"{source}: volume must not be negative")
     # Only the last min_bars bars can influence the last window (features use
-    # finite look-backs), so older bars are not worth computing.
+    # finite look-backs), so older bars are not worth computing. The whole
+    # batch goes through the array code in one call.
     bars = bars[:, -spec.min_bars :, :]
-    out = np.empty((batch, spec.window, len(spec.feature_names)), dtype=np.float64)
-    names = list(spec.feature_names)
-    for b in range(batch):
-        feats = compute_features(pd.DataFrame(bars[b], columns=list(RAW_COLUMNS)))
-        out[b] = feats.loc[:, names].to_numpy()[-spec.window :]
+    feats = feature_array(*np.moveaxis(bars, -1, 0))[:, -spec.window :, :]
+    out = feats if spec.feature_names == list(FEATURE_NAMES) else feats[..., _columns(spec)]
     if not np.isfinite(out).all():
         raise BadRequest(
             f"{source}: the bars give non-finite features; check for flat or corrupt price series"
@@ -145,8 +163,17 @@ def _features_from_raw(bars: np.ndarray, spec: FeatureSpec, limits: RequestLimit
     return out
 
 
+def _columns(spec: FeatureSpec) -> list[int]:
+    """Positions of the spec's features in FEATURE_NAMES (a bundle may order them differently)."""
+    return [FEATURE_NAMES.index(name) for name in spec.feature_names]
+
+
 def decode_request(payload: InferenceRequest, spec: FeatureSpec, limits: RequestLimits) -> np.ndarray:
-    """Unscaled feature windows [B, window, F] (float64) for ``payload``; raises BadRequest."""
+    """Unscaled feature windows [B, window, F] for ``payload``; raises BadRequest.
+
+    float32 for the ``features`` form (decoded straight into the model's
+    dtype), float64 for the raw forms (computed like training computes them).
+    """
     inputs = list(payload.inputs or [])
     names = [inp.name for inp in inputs]
     by_name = {inp.name: inp for inp in inputs}
@@ -156,7 +183,7 @@ def decode_request(payload: InferenceRequest, spec: FeatureSpec, limits: Request
 
     if names == [FEATURES_INPUT]:
         what = f"[batch, {spec.window}, {n_feat}]"
-        windows = _tensor(by_name[FEATURES_INPUT], 3, what)
+        windows = _tensor(by_name[FEATURES_INPUT], 3, what, np.float32)
         if windows.shape[1:] != (spec.window, n_feat):
             raise BadRequest(f"input '{FEATURES_INPUT}' has shape {list(windows.shape)}; expected {what}")
         _check_batch(windows.shape[0], limits)

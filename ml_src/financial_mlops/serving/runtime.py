@@ -17,13 +17,18 @@ from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
 from mlserver.utils import get_model_uri
 
 from financial_mlops.bundle import ModelBundle, load_bundle
-from financial_mlops.serving.requests import BadRequest, RequestLimits, decode_request
+from financial_mlops.serving.requests import RequestLimits, decode_request
 from financial_mlops.serving.settings import RuntimeConfig
 
 
 def encode_outputs(proba: np.ndarray, threshold: float) -> list[ResponseOutput]:
-    directions = ["up" if p >= threshold else "down" for p in proba.tolist()]
-    batch = len(directions)
+    """The two outputs; no Python loop over the batch (``tolist`` is one C call).
+
+    MLServer's REST and gRPC encoders both need plain lists here: a numpy
+    array in ``data`` is not serialised by its JSON encoder.
+    """
+    batch = int(proba.shape[0])
+    directions = np.where(proba >= threshold, "up", "down").tolist()
     return [
         ResponseOutput(name="probability", datatype="FP64", shape=[batch], data=proba.tolist()),
         ResponseOutput(name="direction", datatype="BYTES", shape=[batch], data=directions),
@@ -36,6 +41,8 @@ class FinancialLSTMRuntime(MLModel):
     _bundle: ModelBundle
     _config: RuntimeConfig
     _limits: RequestLimits
+    _mean: np.ndarray
+    _scale: np.ndarray
 
     async def load(self) -> bool:
         extra = self.settings.parameters.extra if self.settings.parameters else None
@@ -47,18 +54,30 @@ class FinancialLSTMRuntime(MLModel):
         model_dir = await get_model_uri(self.settings)
         self._bundle = load_bundle(model_dir)
         self._limits = RequestLimits(self._config.max_batch_size, self._config.max_bars)
+        spec = self._bundle.feature_spec
+        self._mean = np.asarray(spec.scaler_mean, dtype=np.float64)
+        self._scale = np.asarray(spec.scaler_scale, dtype=np.float64)
+        self._bundle.model.eval()
         # One forward pass now so the first real request does not pay for
         # lazy initialisation inside torch.
-        spec = self._bundle.feature_spec
-        self._bundle.predict_proba(np.zeros((1, spec.window, len(spec.feature_names))) + spec.scaler_mean)
+        self._proba(np.zeros((1, spec.window, len(spec.feature_names))) + self._mean)
         return True
+
+    def _proba(self, windows: np.ndarray) -> np.ndarray:
+        """P(up) of decoded (finite, correctly shaped) windows.
+
+        ``ModelBundle.predict_proba`` without its input checks, which the
+        decoder has already made: the same scaling (float64, then float32, as
+        ``FeatureSpec.transform``) and one sigmoid, so served and in-process
+        probabilities are equal.
+        """
+        x = ((windows.astype(np.float64, copy=False) - self._mean) / self._scale).astype(np.float32)
+        with torch.inference_mode():
+            return torch.sigmoid(self._bundle.model(torch.from_numpy(x))).numpy().astype(np.float64)
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         windows = decode_request(payload, self._bundle.feature_spec, self._limits)
-        try:
-            proba = self._bundle.predict_proba(windows)
-        except ValueError as exc:  # a shape or value the decoder let through
-            raise BadRequest(str(exc)) from None
+        proba = self._proba(windows)
         return InferenceResponse(
             id=payload.id,
             model_name=self.name,

@@ -18,6 +18,14 @@ from financial_mlops.serving import CAPABILITY, RUNTIME_IMPLEMENTATION
 
 MODEL_SETTINGS_FILE = "model-settings.json"
 
+# MLServer's parallel_workers (MLSERVER_PARALLEL_WORKERS) for the dedicated
+# Server and the local demo, chosen by `benchmarks/serving_latency.py` (see
+# docs/serving.md "Worker setting" for the measurement). 0 runs inference in
+# the server process: no request/response hop to a worker process. The
+# ServerConfig template and the demo's environment carry the same value
+# (a test keeps them equal).
+SERVER_PARALLEL_WORKERS = 0
+
 
 @dataclass(frozen=True)
 class RuntimeConfig:
