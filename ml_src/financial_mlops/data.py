@@ -213,12 +213,26 @@ def _rows_of(mask: np.ndarray, limit: int | None = None) -> np.ndarray:
     return idx if limit is None else idx[:limit]
 
 
+def _parse_dates(raw: pd.Series) -> pd.DatetimeIndex:
+    """UTC timestamps, NaT where unparsable.
+
+    ISO 8601 (what to_csv and most exports write) is parsed vectorised; only
+    the values it refuses go through pandas' per-value "mixed" parser, which
+    alone would dominate validate-data on large files.
+    """
+    dates = pd.Series(pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601"), index=raw.index)
+    retry = (dates.isna() & raw.notna()).to_numpy()
+    if retry.any():
+        dates[retry] = pd.to_datetime(raw[retry], errors="coerce", utc=True, format="mixed")
+    return pd.DatetimeIndex(dates)
+
+
 def _date_problems(
     frame: pd.DataFrame, source: str, rows: np.ndarray
 ) -> tuple[pd.DatetimeIndex, list[Problem]]:
     problems: list[Problem] = []
     raw_dates = frame["date"]
-    dates = pd.DatetimeIndex(pd.to_datetime(raw_dates, errors="coerce", utc=True, format="mixed"))
+    dates = _parse_dates(raw_dates)
     unparsed = dates.isna()
     # Listing stops at the cap, counting does not: slicing first keeps a file
     # of a million bad dates as cheap as one of fifty.
