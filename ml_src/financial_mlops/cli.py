@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from financial_mlops import policy
 from financial_mlops.data import DataValidationError
 from financial_mlops.dataset import SplitConfig
 from financial_mlops.models import VARIANTS
@@ -36,6 +37,13 @@ def _summary(report: dict[str, Any]) -> str:
         f"sanity random walk accuracy {report['sanity']['random_walk']['accuracy']:.4f} "
         f"({'passed' if report['sanity']['random_walk']['passed'] else 'FAILED'})",
     ]
+    pooled = report.get("pooled")
+    if pooled:
+        lines.append(
+            f"walk-forward pooled accuracy {pooled['model']['accuracy']:.4f} "
+            f"(95% CI {pooled['model']['accuracy_ci'][0]:.4f}-{pooled['model']['accuracy_ci'][1]:.4f}, "
+            f"n={pooled['n']}, {len(report['folds'])} folds)"
+        )
     lines += [f"WARNING: {w}" for w in report.get("warnings", [])]
     return "\n".join(lines)
 
@@ -43,15 +51,21 @@ def _summary(report: dict[str, Any]) -> str:
 def cmd_synth(args: argparse.Namespace) -> int:
     from financial_mlops.synth import generate_market, write_market
 
+    signal = "none" if args.ar1 is not None else args.signal
     market = generate_market(
-        n_tickers=args.tickers, n_bars=args.bars, seed=args.seed, signal=args.signal, freq=args.freq
+        n_tickers=args.tickers, n_bars=args.bars, seed=args.seed, signal=signal, freq=args.freq, ar1=args.ar1
     )
     files = write_market(
-        args.out, market, seed=args.seed, signal=args.signal, fmt=args.format, single_file=args.single_file
+        args.out,
+        market,
+        seed=args.seed,
+        signal=signal,
+        fmt=args.format,
+        single_file=args.single_file,
+        ar1=args.ar1,
     )
-    print(
-        f"wrote SYNTHETIC market ({args.signal} signal, seed {args.seed}): {len(files)} file(s) in {args.out}"
-    )
+    kind = f"AR(1) phi={args.ar1}" if args.ar1 is not None else f"{args.signal} signal"
+    print(f"wrote SYNTHETIC market ({kind}, seed {args.seed}): {len(files)} file(s) in {args.out}")
     return 0
 
 
@@ -140,7 +154,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
-    common = {"out_dir": out_dir, "checkpoint_dir": args.checkpoint_dir, "resume": args.resume}
+    common = {
+        "out_dir": out_dir,
+        "checkpoint_dir": args.checkpoint_dir,
+        "resume": args.resume,
+        "folds": args.folds,
+        "fold_epochs": args.fold_epochs,
+        "cost_bps": args.cost_bps,
+    }
     if args.features:
         # The split and scaler were fixed by the features step; --window and the fractions do not apply.
         prepared, data = load_features(args.features)
@@ -180,7 +201,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         else:
             bundle_dir = download_bundle(args.model, args.tracking_uri)
     bundle = load_bundle(bundle_dir)
-    report = run_evaluation(args.data, bundle, args.output_dir or "build/evaluate", seed=args.seed)
+    report = run_evaluation(
+        args.data, bundle, args.output_dir or "build/evaluate", seed=args.seed, cost_bps=args.cost_bps
+    )
     if run_id is not None:
         from financial_mlops.mlflow_logging import log_evaluation
 
@@ -189,6 +212,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _write_report(report, args.report)
     print(_summary(report))
     return 0
+
+
+def _add_cost_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cost-bps",
+        type=float,
+        default=policy.COST_BPS,
+        help="per-trade cost of the illustrative backtest, basis points (default %(default)s)",
+    )
+
+
+def _add_walk_forward_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=policy.FOLDS,
+        help="walk-forward folds over the out-of-sample windows (0: none; the gate then rejects)",
+    )
+    p.add_argument(
+        "--fold-epochs",
+        type=int,
+        help="epochs of each fold model (default: the final model's best epoch)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.add_argument("--freq", default="B", help="pandas bar frequency, e.g. B (business days) or 1h")
     p.add_argument("--single-file", action="store_true", help="one file with a ticker column")
+    p.add_argument(
+        "--ar1",
+        type=float,
+        metavar="PHI",
+        help="an AR(1) market r[t+1] = PHI * r[t] + noise instead of the --signal pattern",
+    )
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser(
@@ -271,7 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tracking", action="store_true", help="skip MLflow entirely")
     p.add_argument("--no-register", action="store_true", help="log the run but do not register the model")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_walk_forward_args(p)
     p.add_argument("--report", help="write the JSON report here")
+    _add_cost_arg(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained bundle on the test split of a data set")
@@ -287,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random-walk sanity data")
     p.add_argument("--output-dir", help="plots (default build/evaluate)")
     p.add_argument("--report", help="write the JSON report here")
+    _add_cost_arg(p)
     p.set_defaults(func=cmd_evaluate)
     # Serving and model-lifecycle commands (export-serving, gate, promote,
     # rollback, seldon-manifests) live with the serving code.

@@ -12,9 +12,11 @@ import math
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from financial_mlops import policy
 from financial_mlops.dataset import PreparedData, SplitArrays
 from financial_mlops.features import FEATURE_NAMES
 from financial_mlops.metrics import classification_metrics, long_flat_backtest
+from financial_mlops.significance import mean_ci, ticker_groups, window_scores
 
 CONSTANT_UP_SHARE = 0.02  # predicting one class for >= 98% of bars counts as constant
 CONSTANT_PROBA_STD = 1e-3
@@ -47,16 +49,29 @@ def constant_predictor(metrics: dict) -> bool:
 
 
 def evaluate_split(
-    proba: np.ndarray, prepared: PreparedData, split: str = "test"
+    proba: np.ndarray, prepared: PreparedData, split: str = "test", cost_bps: float = policy.COST_BPS
 ) -> tuple[dict, dict, dict, dict, list[str]]:
-    """Returns (metrics, baselines, backtest, checks, warnings) plus equity curves via the backtest."""
+    """Returns (metrics, baselines, backtest, checks, warnings) plus equity curves via the backtest.
+
+    Every accuracy carries ``accuracy_ci``: a 95% moving-block bootstrap
+    interval (blocks of ``window`` consecutive windows within a ticker).
+    """
     data = prepared.splits[split]
-    metrics = classification_metrics(data.y, proba)
+    groups = ticker_groups(data.ticker, data.end_index)
+    block = prepared.config.window
+
+    def scored(p: np.ndarray) -> dict:
+        m = classification_metrics(data.y, p)
+        m["accuracy_ci"] = mean_ci(window_scores(data.y, p, "accuracy"), groups, block) if data.n else None
+        return m
+
+    metrics = scored(proba)
     baselines = {
-        name: classification_metrics(data.y, p)
-        for name, p in baseline_probabilities(prepared.splits["train"], data).items()
+        name: scored(p) for name, p in baseline_probabilities(prepared.splits["train"], data).items()
     }
-    backtest, curves = long_flat_backtest(data.dates, data.next_return, proba >= 0.5)
+    backtest, curves = long_flat_backtest(
+        data.dates, data.next_return, proba >= 0.5, ticker=data.ticker, cost_bps=cost_bps
+    )
     checks, warnings = judge(metrics, baselines)
     backtest["curves"] = curves
     return metrics, baselines, backtest, checks, warnings

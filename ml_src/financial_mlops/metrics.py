@@ -64,32 +64,97 @@ def _curve_stats(period_returns: np.ndarray, ppy: float) -> dict:
     }
 
 
+def calibration_table(y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> dict:
+    """Reliability table: equal-width bins of P(up), the mean prediction and the observed up-rate in each."""
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(proba, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    # the last bin is closed on the right so that p = 1.0 is counted
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        mask = which == b
+        n = int(mask.sum())
+        rows.append(
+            {
+                "lo": float(edges[b]),
+                "hi": float(edges[b + 1]),
+                "n": n,
+                "mean_predicted": float(p[mask].mean()) if n else None,
+                "observed_up_rate": float(y[mask].mean()) if n else None,
+            }
+        )
+    return {"bins": rows}
+
+
+def downsample_curves(curves: dict[str, np.ndarray], max_points: int = 500) -> dict[str, list]:
+    """Equity curves as JSON lists, at most ``max_points`` evenly spaced points (first and last kept)."""
+    n = len(curves["dates"])
+    idx = np.unique(np.linspace(0, n - 1, min(n, max_points)).round().astype(int)) if n else np.zeros(0, int)
+    dates = np.asarray(curves["dates"], dtype="datetime64[s]")[idx]
+    out: dict[str, list] = {"dates": [f"{d}Z" for d in np.datetime_as_string(dates)]}
+    for name, values in curves.items():
+        if name != "dates":
+            out[name] = [float(v) for v in np.asarray(values)[idx]]
+    return out
+
+
+def _trades(pos: np.ndarray, ticker: np.ndarray | None) -> np.ndarray:
+    """Position changes per window (entering from flat counts), within each ticker in date order."""
+    change = np.abs(np.diff(pos, prepend=0.0))
+    if ticker is not None and ticker.size:
+        first_of_ticker = np.concatenate([[True], ticker[1:] != ticker[:-1]])
+        change[first_of_ticker] = pos[first_of_ticker]
+    return change
+
+
 def long_flat_backtest(
-    dates: np.ndarray, next_return: np.ndarray, long_signal: np.ndarray
+    dates: np.ndarray,
+    next_return: np.ndarray,
+    long_signal: np.ndarray,
+    ticker: np.ndarray | None = None,
+    cost_bps: float = 0.0,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Equal-weight portfolio across tickers: long a ticker for the next bar when predicted up, else flat.
 
-    Buy-and-hold is the same portfolio always long. No costs, no leverage:
-    it shows whether the predictions carry money-relevant information.
+    Buy-and-hold is the same portfolio always long. ``strategy`` has no costs;
+    ``strategy_after_costs`` pays ``cost_bps`` basis points of the notional on
+    every entry and exit (``ticker`` tells which windows follow each other).
+    An illustration of the test period, not a forecast: no leverage,
+    slippage beyond the flat cost, or capacity limits.
     """
     dates = np.asarray(dates, dtype="datetime64[ns]")
-    order = np.argsort(dates, kind="stable")
-    uniq, inverse = np.unique(dates[order], return_inverse=True)
+    tk = None if ticker is None else np.asarray(ticker).astype(str)
+    order = np.lexsort((dates, tk)) if tk is not None else np.argsort(dates, kind="stable")
+    sorted_dates = dates[order]
+    uniq, inverse = np.unique(sorted_dates, return_inverse=True)
     r = np.asarray(next_return, dtype=np.float64)[order]
     pos = np.asarray(long_signal, dtype=np.float64)[order]
+    trades = _trades(pos, None if tk is None else tk[order])
+    cost = trades * cost_bps / 1e4
     counts = np.bincount(inverse, minlength=uniq.size)
-    strat = np.bincount(inverse, weights=r * pos, minlength=uniq.size) / np.maximum(counts, 1)
-    hold = np.bincount(inverse, weights=r, minlength=uniq.size) / np.maximum(counts, 1)
+
+    def portfolio(per_window: np.ndarray) -> np.ndarray:
+        return np.bincount(inverse, weights=per_window, minlength=uniq.size) / np.maximum(counts, 1)
+
+    strat = portfolio(r * pos)
+    strat_net = portfolio(r * pos - cost)
+    hold = portfolio(r)
     ppy = periods_per_year(uniq)
     result = {
         "periods_per_year": ppy,
         "strategy": _curve_stats(strat, ppy),
+        "strategy_after_costs": _curve_stats(strat_net, ppy),
         "buy_and_hold": _curve_stats(hold, ppy),
+        "cost_bps": float(cost_bps),
+        "trades": int(np.count_nonzero(trades)),
         "time_in_market": float(pos.mean()) if pos.size else None,
+        "note": "illustration of the test period (equal weight, long/flat), not a forecast",
     }
     curves = {
         "dates": uniq,
         "strategy": np.cumprod(1.0 + strat),
+        "strategy_after_costs": np.cumprod(1.0 + strat_net),
         "buy_and_hold": np.cumprod(1.0 + hold),
     }
     return result, curves

@@ -11,13 +11,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from financial_mlops import policy
 from financial_mlops.bundle import FeatureSpec, ModelBundle, save_bundle
 from financial_mlops.data import load_market
 from financial_mlops.dataset import PreparedData, SplitConfig, prepare, windows_for_spec
 from financial_mlops.evaluation import evaluate_split
 from financial_mlops.feature_store import data_section
+from financial_mlops.folds import walk_forward
+from financial_mlops.metrics import calibration_table, downsample_curves
 from financial_mlops.models import LSTMClassifier, build_model, count_parameters
-from financial_mlops.plots import plot_equity, plot_loss_curves
+from financial_mlops.plots import plot_equity, plot_loss_curves, plot_reliability
 from financial_mlops.sanity import random_walk_check
 from financial_mlops.train import FitResult, TrainConfig, fit, predict_logits, seed_everything
 
@@ -45,14 +48,22 @@ def _proba(model: torch.nn.Module, X: np.ndarray) -> np.ndarray:
 
 
 def _finish_report(
-    report: dict[str, Any], model: LSTMClassifier, prepared: PreparedData, out_dir: Path, seed: int
+    report: dict[str, Any],
+    model: LSTMClassifier,
+    prepared: PreparedData,
+    out_dir: Path,
+    seed: int,
+    cost_bps: float = policy.COST_BPS,
 ) -> list[Path]:
-    """Test metrics, baselines, backtest, sanity check and plots (shared by train and evaluate)."""
-    proba = _proba(model, prepared.splits["test"].X)
-    metrics, baselines, backtest, checks, warnings = evaluate_split(proba, prepared, "test")
+    """Test metrics, baselines, calibration, backtest, sanity check, plots (shared by train and evaluate)."""
+    test = prepared.splits["test"]
+    proba = _proba(model, test.X)
+    metrics, baselines, backtest, checks, warnings = evaluate_split(proba, prepared, "test", cost_bps)
     curves = backtest.pop("curves")
     report["test"] = metrics
     report["baselines"] = baselines
+    report["calibration"] = calibration_table(test.y, proba, policy.CALIBRATION_BINS)
+    backtest["equity_curve"] = downsample_curves(curves)
     report["backtest"] = backtest
     sanity = random_walk_check(lambda x: _proba(model, x), prepared.spec, seed)
     report["sanity"] = {"random_walk": sanity}
@@ -66,8 +77,36 @@ def _finish_report(
     report["warnings"] = warnings
     plots_dir = out_dir / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
-    paths = [plot_equity(curves, plots_dir / "equity_curve.png", "Test split: long/flat vs buy and hold")]
+    paths = [
+        plot_equity(
+            curves,
+            plots_dir / "equity_curve.png",
+            f"Test split (illustration): long/flat, {cost_bps:g} bps per trade, vs buy and hold",
+        ),
+        plot_reliability(report["calibration"], plots_dir / "reliability.png", "Test split: reliability"),
+    ]
     return paths
+
+
+def _walk_forward(
+    report: dict[str, Any],
+    prepared: PreparedData,
+    variant: str,
+    config: TrainConfig,
+    epochs: int,
+    folds: int,
+) -> None:
+    """Per-fold and pooled out-of-sample figures; on too little data, a warning (the gate then rejects)."""
+    if folds < 1:
+        report["walk_forward"] = {"skipped": "folds = 0"}
+        return
+    try:
+        result = walk_forward(prepared, variant, config, epochs, folds)
+    except ValueError as exc:
+        report["walk_forward"] = {"error": str(exc)}
+        report["warnings"].append(f"NO WALK-FORWARD EVALUATION: {exc}; the gate will reject this run")
+        return
+    report.update(result)
 
 
 def run_training(
@@ -78,12 +117,24 @@ def run_training(
     out_dir: str | Path = "build/train",
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
+    folds: int = policy.FOLDS,
+    fold_epochs: int | None = None,
+    cost_bps: float = policy.COST_BPS,
 ) -> TrainingOutcome:
     """Load and prepare ``data_path``, then train (the features and train steps in one call)."""
     market = load_market(data_path)
     prepared = prepare(market, split_config or SplitConfig())
     return train_prepared(
-        prepared, data_section(market, prepared), variant, train_config, out_dir, checkpoint_dir, resume
+        prepared,
+        data_section(market, prepared),
+        variant,
+        train_config,
+        out_dir,
+        checkpoint_dir,
+        resume,
+        folds=folds,
+        fold_epochs=fold_epochs,
+        cost_bps=cost_bps,
     )
 
 
@@ -95,8 +146,16 @@ def train_prepared(
     out_dir: str | Path = "build/train",
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
+    folds: int = policy.FOLDS,
+    fold_epochs: int | None = None,
+    cost_bps: float = policy.COST_BPS,
 ) -> TrainingOutcome:
-    """Train ``variant`` on prepared windows (from ``prepare`` or the features step's folder)."""
+    """Train ``variant`` on prepared windows (from ``prepare`` or the features step's folder).
+
+    Then ``folds`` walk-forward folds score the same procedure out of sample;
+    each fold model trains ``fold_epochs`` epochs (default: the best epoch
+    early stopping found for the final model).
+    """
     split_config = prepared.config
     out_dir = Path(out_dir)
     seed_everything(train_config.seed)
@@ -147,7 +206,12 @@ def train_prepared(
         if result.best_epoch
         else {},
     }
-    plot_paths = _finish_report(report, model, prepared, out_dir, train_config.seed)
+    plot_paths = _finish_report(report, model, prepared, out_dir, train_config.seed, cost_bps)
+    wf_started = time.perf_counter()
+    _walk_forward(
+        report, prepared, variant, train_config, fold_epochs or result.best_epoch or result.epochs_run, folds
+    )
+    report["training"]["walk_forward_seconds"] = time.perf_counter() - wf_started
     plot_paths.insert(
         0, plot_loss_curves(result.history, result.best_epoch, out_dir / "plots" / "loss_curves.png")
     )
@@ -165,7 +229,11 @@ def train_prepared(
 
 
 def run_evaluation(
-    data_path: str | Path, bundle: ModelBundle, out_dir: str | Path, seed: int = 0
+    data_path: str | Path,
+    bundle: ModelBundle,
+    out_dir: str | Path,
+    seed: int = 0,
+    cost_bps: float = policy.COST_BPS,
 ) -> dict[str, Any]:
     """Evaluate a trained bundle on the test split of ``data_path`` (same split rules as training)."""
     out_dir = Path(out_dir)
@@ -184,5 +252,5 @@ def run_evaluation(
         "data": data_section(market, prepared),
         "trained_report_test_accuracy": bundle.metrics.get("test", {}).get("accuracy"),
     }
-    _finish_report(report, bundle.model, prepared, out_dir, seed)
+    _finish_report(report, bundle.model, prepared, out_dir, seed, cost_bps)
     return report

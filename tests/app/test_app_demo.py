@@ -23,6 +23,8 @@ def test_demo_short_configuration_ends_with_a_served_prediction(ansible_env, tmp
         "demo_min_test_samples": 50,
         # Two epochs on little data rarely beat the baselines; the gate still decides.
         "demo_min_edge_over_baselines": -0.5,
+        # ... and no significance can rest on ~200 out-of-sample windows of such a model.
+        "demo_gate_alpha": 1.0,
         # The render of the sample inventory is tested by tests/render and `make render`.
         "demo_platform_checks": False,
         "demo_dir": str(tmp_path / "demo"),

@@ -30,6 +30,7 @@ SMALL_RUN = {
     "min-test-samples": "50",
     # Two epochs learn little; the gate must still decide, and deploy must run.
     "min-edge-over-baselines": "-0.5",
+    "gate-alpha": "1",
 }
 EXIT_GATE_REJECTED = 3
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
 from financial_mlops.serving.gate import (
     DECISION_SCHEMA,
@@ -14,6 +15,37 @@ from financial_mlops.serving.gate import (
     GateThresholds,
     evaluate_gate,
 )
+
+TICKERS, PER_TICKER, FOLDS = 4, 300, 4
+
+
+def walk_forward(model_accuracy: float, seed: int = 0, offset: int = 0) -> dict:
+    """Per-window walk-forward evidence: the model right on ~``model_accuracy`` of 1,200 windows,
+    the baselines at chance (the labels are the same for every ``seed``: same windows, same truth)."""
+    truth = np.random.default_rng(99)
+    y = truth.integers(0, 2, TICKERS * PER_TICKER)
+    rng = np.random.default_rng(seed)
+    right = rng.random(y.size) < model_accuracy
+    model = np.where(right == (y == 1), 0.7, 0.3)
+    noise = np.random.default_rng(7)
+    days = np.arange(PER_TICKER) + offset
+    return {
+        "k": FOLDS,
+        "block_length": 10,
+        "windows": {
+            "ticker": np.repeat([f"T{i}" for i in range(TICKERS)], PER_TICKER).tolist(),
+            "date": [f"2020-01-01T00:00:00Z+{d:05d}" for d in np.tile(days, TICKERS)],
+            "fold": np.tile(np.arange(PER_TICKER) * FOLDS // PER_TICKER, TICKERS).tolist(),
+            "y": y.tolist(),
+            "model": model.tolist(),
+            "baselines": {
+                "majority": np.full(y.size, 0.52).tolist(),
+                "previous_bar": (noise.random(y.size) < 0.5).astype(float).tolist(),
+                "logistic_regression": (0.5 + 0.05 * noise.standard_normal(y.size)).tolist(),
+            },
+        },
+    }
+
 
 GOOD_METRICS = {
     "model": {"variant": "baseline"},
@@ -25,6 +57,7 @@ GOOD_METRICS = {
     },
     "checks": {"constant_predictor": False},
     "sanity": {"random_walk": {"accuracy": 0.501, "passed": True}},
+    "walk_forward": walk_forward(0.62),
 }
 
 
@@ -43,12 +76,13 @@ def candidate(**changes: object) -> Evidence:
     return ev
 
 
-def champion(accuracy: float | None = 0.55, version: str = "1") -> Evidence:
+def champion(accuracy: float | None = 0.55, version: str = "1", offset: int = 0) -> Evidence:
+    """The champion's own walk-forward predictions (same windows unless ``offset`` shifts the dates)."""
     metrics = copy.deepcopy(GOOD_METRICS)
     if accuracy is None:
-        del metrics["test"]["accuracy"]
+        del metrics["walk_forward"]
     else:
-        metrics["test"]["accuracy"] = accuracy
+        metrics["walk_forward"] = walk_forward(accuracy, seed=1, offset=offset)
     return Evidence(model="financial-lstm-baseline", version=version, run_id="run-1", metrics=metrics)
 
 
@@ -64,6 +98,13 @@ def test_good_candidate_is_promoted_over_a_weaker_champion() -> None:
     assert record["decision"] == "promote"
     assert record["schema"] == DECISION_SCHEMA
     assert record["champion_version"] == "1"
+    assert record["alpha"] == 0.05 and record["metric"] == "accuracy"
+    against = [c["against"] for c in record["comparisons"]]
+    assert against == ["majority", "previous_bar", "logistic_regression", "champion v1"]
+    for c in record["comparisons"]:
+        assert c["passed"] and c["p_adjusted"] <= 0.05 and c["ci"][0] > 0 < c["difference"]
+        assert c["p_adjusted"] >= c["p_value"] and 0 < c["effective_n"] <= 1200
+    assert [f["fold"] for f in record["fold_comparisons"]] == [0, 1, 2, 3]
     json.dumps(record)  # the record must be JSON as written to disk and MLflow
 
 
@@ -75,19 +116,73 @@ def test_first_promotion_needs_no_champion() -> None:
 
 def test_reject_when_not_better_than_best_baseline() -> None:
     metrics = copy.deepcopy(GOOD_METRICS)
-    metrics["test"]["accuracy"] = 0.532  # beats logistic_regression (0.53) by less than 0.005
+    windows = metrics["walk_forward"]["windows"]
+    windows["model"] = list(windows["baselines"]["logistic_regression"])  # the same predictions
     decision = evaluate_gate(candidate(metrics=metrics), None)
     assert not decision.promote
     assert statuses(decision)["beats_baselines"] == "fail"
     assert any("logistic_regression" in r for r in decision.reasons)
+    same = next(c for c in decision.comparisons if c["against"] == "logistic_regression")
+    assert same["p_value"] == 1.0 and same["difference"] == 0.0 and not same["passed"]
+
+
+def test_an_edge_within_luck_is_rejected_and_the_record_says_why() -> None:
+    metrics = copy.deepcopy(GOOD_METRICS)
+    metrics["walk_forward"] = walk_forward(0.51)  # a coin with a lucky streak
+    decision = evaluate_gate(candidate(metrics=metrics), None)
+    assert statuses(decision)["beats_baselines"] == "fail" and not decision.promote
+    assert any("Holm p=" in r for r in decision.reasons)
+    # switching significance off (alpha = 1) lets only the observed-difference floor decide
+    relaxed = evaluate_gate(candidate(metrics=metrics), None, GateThresholds(min_edge_over_baselines=-0.5))
+    assert not relaxed.promote
+    relaxed = evaluate_gate(
+        candidate(metrics=metrics), None, GateThresholds(min_edge_over_baselines=-0.5, alpha=1.0)
+    )
+    assert relaxed.promote, relaxed.reasons
+
+
+def test_reject_when_a_fold_is_significantly_worse() -> None:
+    metrics = copy.deepcopy(GOOD_METRICS)
+    windows = metrics["walk_forward"]["windows"]
+    y = np.asarray(windows["y"])
+    last = np.asarray(windows["fold"]) == FOLDS - 1
+    # wrong on every window of the last fold: far worse than the baselines there
+    windows["model"] = np.where(last, np.where(y == 1, 0.1, 0.9), windows["model"]).tolist()
+    decision = evaluate_gate(candidate(metrics=metrics), None)
+    assert statuses(decision)["folds_not_worse"] == "fail" and not decision.promote
+    worse = [f["fold"] for f in decision.fold_comparisons if f["significantly_worse"]]
+    assert worse == [FOLDS - 1]
+
+
+def test_gate_on_log_loss_punishes_confident_nonsense() -> None:
+    metrics = copy.deepcopy(GOOD_METRICS)
+    windows = metrics["walk_forward"]["windows"]
+    y = np.asarray(windows["y"])
+    # right on 62% at 0.99 confidence, wrong on the rest at 0.99: accuracy fine, log loss awful
+    right = np.asarray(windows["model"]) == np.where(y == 1, 0.7, 0.3)
+    windows["model"] = np.where(right == (y == 1), 0.99, 0.01).tolist()
+    assert evaluate_gate(candidate(metrics=metrics), None).promote
+    on_loss = evaluate_gate(candidate(metrics=metrics), None, GateThresholds(metric="log_loss"))
+    assert statuses(on_loss)["beats_baselines"] == "fail"
+    assert on_loss.record("t")["metric"] == "log_loss"
 
 
 def test_reject_when_worse_than_champion() -> None:
-    decision = evaluate_gate(candidate(), champion(0.58))
+    decision = evaluate_gate(candidate(), champion(0.70))
     assert not decision.promote
     assert statuses(decision)["vs_champion"] == "fail"
-    # A tolerance lets a slightly worse but otherwise sound model through.
-    assert evaluate_gate(candidate(), champion(0.58), GateThresholds(max_regression_vs_champion=0.03)).promote
+    # As good as the champion is not enough either: the gate wants evidence of an improvement.
+    assert statuses(evaluate_gate(candidate(), champion(0.62)))["vs_champion"] == "fail"
+    # With significance off (alpha = 1), the tolerance on the observed difference decides
+    # (before the statistical gate, this tolerance alone let a slightly worse model through).
+    relaxed = GateThresholds(max_regression_vs_champion=0.1, alpha=1.0)
+    assert evaluate_gate(candidate(), champion(0.70), relaxed).promote
+
+
+def test_champion_on_other_windows_is_compared_unpaired() -> None:
+    decision = evaluate_gate(candidate(), champion(0.50, offset=10_000))
+    row = next(c for c in decision.comparisons if c["against"] == "champion v1")
+    assert row["pairing"].startswith("unpaired") and row["passed"]
 
 
 def test_reject_when_sanity_check_failed_or_disagrees() -> None:
@@ -126,7 +221,8 @@ def test_reject_when_artifacts_incomplete() -> None:
         ({"metrics": None}, "metrics"),
         ({"sanity_tag": None}, "sanity_random_walk"),
         ({"artifacts": None}, "artifacts"),
-        ({"metrics": {k: v for k, v in GOOD_METRICS.items() if k != "baselines"}}, "beats_baselines"),
+        ({"metrics": {k: v for k, v in GOOD_METRICS.items() if k != "walk_forward"}}, "beats_baselines"),
+        ({"metrics": {k: v for k, v in GOOD_METRICS.items() if k != "walk_forward"}}, "folds_not_worse"),
         ({"metrics": {k: v for k, v in GOOD_METRICS.items() if k != "test"}}, "test_samples"),
         ({"metrics": {k: v for k, v in GOOD_METRICS.items() if k != "checks"}}, "not_constant"),
     ],
@@ -146,10 +242,12 @@ def test_missing_champion_metrics_never_promotes() -> None:
 
 def test_non_numeric_or_non_finite_metrics_count_as_missing() -> None:
     metrics = copy.deepcopy(GOOD_METRICS)
-    metrics["test"]["accuracy"] = float("nan")
+    metrics["walk_forward"]["windows"]["model"][0] = float("nan")
     assert statuses(evaluate_gate(candidate(metrics=metrics), None))["beats_baselines"] == MISSING
-    metrics["test"]["accuracy"] = "0.9"
+    metrics["walk_forward"]["windows"]["model"][0] = "0.9x"
     assert statuses(evaluate_gate(candidate(metrics=metrics), None))["beats_baselines"] == MISSING
+    metrics["test"]["n"] = float("nan")
+    assert statuses(evaluate_gate(candidate(metrics=metrics), None))["test_samples"] == MISSING
 
 
 def test_thresholds_are_validated() -> None:
@@ -157,3 +255,7 @@ def test_thresholds_are_validated() -> None:
         GateThresholds(min_test_samples=0)
     with pytest.raises(ValueError, match="max_regression_vs_champion"):
         GateThresholds(max_regression_vs_champion=-0.1)
+    with pytest.raises(ValueError, match="alpha"):
+        GateThresholds(alpha=0.0)
+    with pytest.raises(ValueError, match="metric"):
+        GateThresholds(metric="sharpe")

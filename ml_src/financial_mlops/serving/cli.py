@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from mlflow.exceptions import MlflowException
 
+from financial_mlops.policy import METRICS as GATE_METRICS
 from financial_mlops.serving.export import export_from_registry
 from financial_mlops.serving.gate import GateThresholds
 from financial_mlops.serving.lifecycle import PromotionRefused, promote, register_run, rollback, run_gate
@@ -98,8 +99,25 @@ def _runtime_config(args: argparse.Namespace) -> RuntimeConfig:
 def _add_thresholds(p: argparse.ArgumentParser) -> None:
     d = GateThresholds()
     p.add_argument("--min-test-samples", type=int, default=d.min_test_samples)
-    p.add_argument("--min-edge-over-baselines", type=float, default=d.min_edge_over_baselines)
+    p.add_argument(
+        "--min-edge-over-baselines",
+        type=float,
+        default=d.min_edge_over_baselines,
+        help="smallest observed walk-forward difference on --metric over each baseline (and significance)",
+    )
     p.add_argument("--max-regression-vs-champion", type=float, default=d.max_regression_vs_champion)
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=d.alpha,
+        help="one-sided level of the Holm-adjusted paired tests (default %(default)s; 1 = significance off)",
+    )
+    p.add_argument(
+        "--metric",
+        choices=list(GATE_METRICS),
+        default=d.metric,
+        help="what the paired tests compare (default %(default)s; log_loss punishes confident nonsense)",
+    )
     p.add_argument(
         "--require-reevaluation",
         action="store_true",
@@ -113,6 +131,8 @@ def _thresholds(args: argparse.Namespace) -> GateThresholds:
         args.min_edge_over_baselines,
         args.max_regression_vs_champion,
         require_reevaluation=args.require_reevaluation,
+        alpha=args.alpha,
+        metric=args.metric,
     )
 
 

@@ -4,6 +4,16 @@ Pure logic over plain data (evidence gathered by serving.lifecycle from
 MLflow), so every rule is unit-tested without a registry. Each check ends
 ``pass``, ``fail`` or ``missing``; the version is promoted only when every
 check passes, so absent evidence is always a rejection, never a default.
+
+The skill checks are statistical. The training report carries the
+walk-forward out-of-sample predictions of the model and of every naive
+baseline on the same windows (``walk_forward.windows``). The gate scores
+each window on the policy's metric and runs a paired moving-block bootstrap
+(financial_mlops.significance) of the model against each baseline and
+against the champion's predictions on the shared windows; Holm's correction
+adjusts the family of p-values, and a comparison passes when the adjusted
+one-sided p-value is <= alpha. Separately, no fold may be significantly
+worse than the best baseline.
 """
 
 from __future__ import annotations
@@ -12,10 +22,20 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
+from financial_mlops import policy
 from financial_mlops.bundle import BUNDLE_FILES
 from financial_mlops.serving import BUNDLE_ARTIFACT_PATH
+from financial_mlops.significance import (
+    holm,
+    paired_comparison,
+    ticker_groups,
+    unpaired_comparison,
+    window_scores,
+)
 
-DECISION_SCHEMA = "financial-mlops/gate-decision/v1"
+DECISION_SCHEMA = "financial-mlops/gate-decision/v2"
 REQUIRED_ARTIFACTS = tuple(f"{BUNDLE_ARTIFACT_PATH}/{name}" for name in BUNDLE_FILES)
 
 PASS, FAIL, MISSING = "pass", "fail", "missing"
@@ -25,18 +45,29 @@ PASS, FAIL, MISSING = "pass", "fail", "missing"
 class GateThresholds:
     # Fewest test windows a decision may rest on.
     min_test_samples: int = 200
-    # Test accuracy must beat the best naive baseline by at least this much.
+    # Besides significance, the observed walk-forward difference on the
+    # policy metric over each baseline must be at least this (practical size).
     min_edge_over_baselines: float = 0.005
-    # Test accuracy may be at most this much below the current champion's.
+    # Observed difference against the champion may be at most this negative
+    # (besides significance; it matters only when alpha = 1 disables that).
     max_regression_vs_champion: float = 0.0
     # Demand a logged re-evaluation of the artifact (evaluate --train-report)
     # that reproduces the training-time test metrics. The training pipeline
     # sets it; a version without one is then rejected as missing evidence.
     require_reevaluation: bool = False
+    # One-sided level of the Holm-adjusted comparisons; 1.0 switches the
+    # significance requirement off (smoke runs only; summaries say RELAXED).
+    alpha: float = policy.ALPHA
+    # accuracy | log_loss | brier: what "better" means.
+    metric: str = policy.METRIC
 
     def __post_init__(self) -> None:
         if self.min_test_samples < 1:
             raise ValueError(f"min_test_samples must be >= 1, got {self.min_test_samples}")
+        if not 0.0 < self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
+        if self.metric not in policy.METRICS:
+            raise ValueError(f"metric must be one of {list(policy.METRICS)}, got {self.metric!r}")
         if not -1.0 < self.min_edge_over_baselines < 1.0:
             raise ValueError(
                 f"min_edge_over_baselines must be in (-1, 1), got {self.min_edge_over_baselines}"
@@ -82,6 +113,10 @@ class GateDecision:
     champion_version: str | None
     thresholds: GateThresholds
     checks: list[Check] = field(default_factory=list)
+    # one entry per paired test (each baseline, the champion), Holm-adjusted
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+    # per fold: the model against the best baseline, "significantly worse?"
+    fold_comparisons: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def promote(self) -> bool:
@@ -104,6 +139,10 @@ class GateDecision:
             "reasons": self.reasons,
             "missing": [c.name for c in self.checks if c.status == MISSING],
             "thresholds": asdict(self.thresholds),
+            "alpha": self.thresholds.alpha,
+            "metric": self.thresholds.metric,
+            "comparisons": self.comparisons,
+            "fold_comparisons": self.fold_comparisons,
             "checks": [asdict(c) for c in self.checks],
         }
 
@@ -209,36 +248,183 @@ def _check_samples(ev: Evidence, th: GateThresholds) -> Check:
     return Check("test_samples", PASS, f"{int(n)} test windows", int(n), th.min_test_samples)
 
 
-def _check_baselines(ev: Evidence, th: GateThresholds) -> Check:
-    acc = _number(metric(ev.metrics, "test.accuracy"))
-    baselines = metric(ev.metrics, "baselines")
-    if acc is None or not isinstance(baselines, dict) or not baselines:
-        return Check(
-            "beats_baselines", MISSING, "metrics test.accuracy or baselines.<name>.accuracy is absent"
+@dataclass
+class _Windows:
+    """Per-window walk-forward evidence of one report, scored on one metric."""
+
+    keys: list[tuple[str, str]]
+    ticker: np.ndarray
+    date: np.ndarray
+    fold: np.ndarray
+    model: np.ndarray  # per-window scores (higher is better)
+    baselines: dict[str, np.ndarray]
+    block: int
+
+
+def _windows(metrics: dict[str, Any] | None, metric_name: str) -> _Windows | str:
+    """The scored windows, or a string saying what is missing."""
+    wf = metric(metrics, "walk_forward")
+    if not isinstance(wf, dict) or "windows" not in wf:
+        reason = wf.get("error") if isinstance(wf, dict) else None
+        return "metrics walk_forward.windows is absent" + (f" ({reason})" if reason else "")
+    w = wf["windows"]
+    try:
+        y = np.asarray(w["y"], dtype=np.float64)
+        arrays = {"model": np.asarray(w["model"], dtype=np.float64)}
+        arrays.update({f"b:{k}": np.asarray(v, dtype=np.float64) for k, v in w["baselines"].items()})
+        ticker, date = np.asarray(w["ticker"]).astype(str), np.asarray(w["date"]).astype(str)
+        fold = np.asarray(w["fold"], dtype=np.int64)
+        block = int(wf["block_length"])
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"metrics walk_forward.windows is malformed ({exc})"
+    sizes = {y.size, ticker.size, date.size, fold.size, *(a.size for a in arrays.values())}
+    if len(sizes) != 1 or y.size == 0 or not all(np.isfinite(a).all() for a in arrays.values()):
+        return "metrics walk_forward.windows has empty, unequal or non-finite columns"
+    if len(arrays) < 2:
+        return "metrics walk_forward.windows.baselines is empty"
+    scores = {k: window_scores(y, a, metric_name) for k, a in arrays.items()}
+    return _Windows(
+        keys=list(zip(ticker.tolist(), date.tolist(), strict=True)),
+        ticker=ticker,
+        date=date,
+        fold=fold,
+        model=scores.pop("model"),
+        baselines={k[2:]: v for k, v in scores.items()},
+        block=block,
+    )
+
+
+def _significant(p_adjusted: float, th: GateThresholds) -> bool:
+    return th.alpha >= 1.0 or p_adjusted <= th.alpha
+
+
+def _champion_comparison(cand: _Windows, champ: _Windows, th: GateThresholds) -> dict[str, Any]:
+    """Paired on the windows both scored (same data); on other data, independent bootstraps."""
+    index = {k: i for i, k in enumerate(champ.keys)}
+    shared = [(i, index[k]) for i, k in enumerate(cand.keys) if k in index]
+    if len(shared) >= th.min_test_samples:
+        ci, hi = (np.asarray(x) for x in zip(*shared, strict=True))
+        groups = ticker_groups(cand.ticker[ci], cand.date[ci])
+        result = paired_comparison(cand.model[ci], champ.model[hi], groups, cand.block)
+        result["pairing"] = "paired"
+    else:
+        result = unpaired_comparison(
+            cand.model,
+            ticker_groups(cand.ticker, cand.date),
+            champ.model,
+            ticker_groups(champ.ticker, champ.date),
+            cand.block,
         )
-    scores = {name: _number(metric(b, "accuracy")) for name, b in baselines.items()}
-    unknown = [name for name, s in scores.items() if s is None]
-    if unknown:
-        return Check("beats_baselines", MISSING, f"baselines {unknown} have no numeric accuracy")
-    best_name = max(scores, key=lambda k: scores[k] or 0.0)
-    best = scores[best_name] or 0.0
-    edge = acc - best
-    observed = {"accuracy": acc, "best_baseline": best_name, "best_baseline_accuracy": best, "edge": edge}
-    if edge < th.min_edge_over_baselines:
+        result["pairing"] = f"unpaired ({len(shared)} shared windows < {th.min_test_samples})"
+    return result
+
+
+def _comparisons(
+    ev: Evidence, champion: Evidence | None, th: GateThresholds
+) -> tuple[list[dict], str | None]:
+    """The Holm family: the model against each baseline, and against the champion when there is one."""
+    cand = _windows(ev.metrics, th.metric)
+    if isinstance(cand, str):
+        return [], cand
+    groups = ticker_groups(cand.ticker, cand.date)
+    family: list[dict[str, Any]] = []
+    for name, scores in cand.baselines.items():
+        result = paired_comparison(cand.model, scores, groups, cand.block)
+        family.append({"against": name, "floor": th.min_edge_over_baselines, **result})
+    champ_missing = None
+    if champion is not None and not _same_as_champion(ev, champion):
+        champ = _windows(champion.metrics, th.metric)
+        if isinstance(champ, str):
+            champ_missing = f"champion version {champion.version}: {champ}"
+        else:
+            result = _champion_comparison(cand, champ, th)
+            family.append(
+                {
+                    "against": f"champion v{champion.version}",
+                    "floor": -th.max_regression_vs_champion,
+                    **result,
+                }
+            )
+    for entry, p_adj in zip(family, holm([c["p_value"] for c in family]), strict=True):
+        entry["metric"] = th.metric
+        entry["p_adjusted"] = p_adj
+        entry["passed"] = bool(_significant(p_adj, th) and entry["difference"] >= entry.pop("floor"))
+    return family, champ_missing
+
+
+def _describe(c: dict[str, Any]) -> str:
+    lo, hi = c["ci"]
+    return (
+        f"{c['against']}: {c['metric']} score difference {c['difference']:+.4f} "
+        f"[{lo:+.4f}, {hi:+.4f}], p={c['p_value']:.4f}, Holm p={c['p_adjusted']:.4f}, "
+        f"effective n {c['effective_n']:.0f} of {c['n']}"
+    )
+
+
+def _check_baselines(comparisons: list[dict], missing: str | None, th: GateThresholds) -> Check:
+    rows = [c for c in comparisons if not c["against"].startswith("champion")]
+    if missing is not None or not rows:
+        return Check("beats_baselines", MISSING, missing or "no baseline comparisons")
+    failed = [c for c in rows if not c["passed"]]
+    observed = {c["against"]: {k: c[k] for k in ("difference", "ci", "p_adjusted")} for c in rows}
+    relaxed = " (alpha = 1: significance NOT required, RELAXED)" if th.alpha >= 1.0 else ""
+    if failed:
         return Check(
             "beats_baselines",
             FAIL,
-            f"accuracy {acc:.4f} is {edge:+.4f} vs baseline {best_name} ({best:.4f}); "
-            f"needs >= {th.min_edge_over_baselines:+.4f}",
+            f"not better at one-sided alpha={th.alpha} (Holm) with difference >= "
+            f"{th.min_edge_over_baselines:+.4f}{relaxed}: " + "; ".join(_describe(c) for c in failed),
             observed,
-            th.min_edge_over_baselines,
+            th.alpha,
         )
     return Check(
         "beats_baselines",
         PASS,
-        f"accuracy {acc:.4f} beats {best_name} ({best:.4f}) by {edge:+.4f}",
+        f"better than every baseline at alpha={th.alpha} (Holm){relaxed}: "
+        + "; ".join(_describe(c) for c in rows),
         observed,
-        th.min_edge_over_baselines,
+        th.alpha,
+    )
+
+
+def _fold_comparisons(ev: Evidence, th: GateThresholds) -> tuple[list[dict], str | None]:
+    """Per fold, is the model significantly WORSE than the baseline that is best over all folds?"""
+    w = _windows(ev.metrics, th.metric)
+    if isinstance(w, str):
+        return [], w
+    best = max(w.baselines, key=lambda k: float(w.baselines[k].mean()))
+    rows = []
+    for fold in np.unique(w.fold):
+        idx = np.flatnonzero(w.fold == fold)
+        groups = ticker_groups(w.ticker[idx], w.date[idx])
+        result = paired_comparison(w.model[idx], w.baselines[best][idx], groups, w.block, alternative="less")
+        rows.append({"fold": int(fold), "against": best, "metric": th.metric, **result})
+    for row, p_adj in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
+        row["p_adjusted"] = p_adj
+        row["significantly_worse"] = bool(th.alpha < 1.0 and p_adj <= th.alpha)
+    return rows, None
+
+
+def _check_folds(rows: list[dict], missing: str | None, th: GateThresholds) -> Check:
+    if missing is not None or not rows:
+        return Check("folds_not_worse", MISSING, missing or "no walk-forward folds")
+    worse = [r for r in rows if r["significantly_worse"]]
+    observed = [{k: r[k] for k in ("fold", "against", "difference", "p_adjusted")} for r in rows]
+    if worse:
+        return Check(
+            "folds_not_worse",
+            FAIL,
+            f"fold(s) {[r['fold'] for r in worse]} significantly worse than {worse[0]['against']} "
+            f"(one-sided, Holm over {len(rows)} folds, alpha={th.alpha})",
+            observed,
+            th.alpha,
+        )
+    return Check(
+        "folds_not_worse",
+        PASS,
+        f"no fold of {len(rows)} significantly worse than {rows[0]['against']} on {th.metric}",
+        observed,
+        th.alpha,
     )
 
 
@@ -282,39 +468,36 @@ def _check_reevaluation(ev: Evidence) -> Check:
     )
 
 
-def _check_champion(ev: Evidence, champion: Evidence | None, th: GateThresholds) -> Check:
+def _same_as_champion(ev: Evidence, champion: Evidence) -> bool:
+    return champion.version == ev.version or (ev.run_id is not None and champion.run_id == ev.run_id)
+
+
+def _check_champion(
+    ev: Evidence, champion: Evidence | None, comparisons: list[dict], missing: str | None, th: GateThresholds
+) -> Check:
     if champion is None:
         return Check("vs_champion", PASS, f"{ev.model} has no champion yet: first promotion")
-    if champion.version == ev.version or (ev.run_id is not None and champion.run_id == ev.run_id):
+    if _same_as_champion(ev, champion):
         return Check(
             "vs_champion", PASS, f"version {champion.version} (run {ev.run_id}) already is the champion"
         )
-    acc = _number(metric(ev.metrics, "test.accuracy"))
-    champ_acc = _number(metric(champion.metrics, "test.accuracy"))
-    if acc is None or champ_acc is None:
+    row = next((c for c in comparisons if c["against"].startswith("champion")), None)
+    if row is None:
         return Check(
             "vs_champion",
             MISSING,
-            f"test.accuracy of the candidate or of champion version {champion.version} is absent",
-            {"candidate": acc, "champion": champ_acc},
+            missing or f"no comparison with champion version {champion.version}",
         )
-    delta = acc - champ_acc
-    observed = {"candidate": acc, "champion": champ_acc, "champion_version": champion.version, "delta": delta}
-    if delta < -th.max_regression_vs_champion:
-        return Check(
-            "vs_champion",
-            FAIL,
-            f"accuracy {acc:.4f} is {delta:+.4f} vs champion v{champion.version} ({champ_acc:.4f}); "
-            f"allowed regression {th.max_regression_vs_champion:.4f}",
-            observed,
-            th.max_regression_vs_champion,
-        )
+    observed = {k: row[k] for k in ("difference", "ci", "p_value", "p_adjusted", "pairing")}
+    observed["champion_version"] = champion.version
+    status = PASS if row["passed"] else FAIL
+    verdict = "better than" if row["passed"] else "not significantly better than"
     return Check(
         "vs_champion",
-        PASS,
-        f"accuracy {acc:.4f} vs champion v{champion.version} ({champ_acc:.4f}): {delta:+.4f}",
+        status,
+        f"{verdict} champion v{champion.version} ({row['pairing']}): {_describe(row)}",
         observed,
-        th.max_regression_vs_champion,
+        th.alpha,
     )
 
 
@@ -338,9 +521,15 @@ def evaluate_gate(
         _check_sanity(candidate),
         _check_not_constant(candidate),
         _check_samples(candidate, th),
-        _check_baselines(candidate, th),
-        _check_champion(candidate, champion, th),
     ]
+    comparisons, missing = _comparisons(candidate, champion, th)
+    decision.comparisons = comparisons
+    cand_missing = missing if not comparisons else None
+    decision.checks.append(_check_baselines(comparisons, cand_missing, th))
+    folds, folds_missing = _fold_comparisons(candidate, th)
+    decision.fold_comparisons = folds
+    decision.checks.append(_check_folds(folds, folds_missing, th))
+    decision.checks.append(_check_champion(candidate, champion, comparisons, missing, th))
     if th.require_reevaluation:
         decision.checks.append(_check_reevaluation(candidate))
     return decision

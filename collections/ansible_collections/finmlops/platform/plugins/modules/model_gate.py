@@ -46,13 +46,26 @@ options:
     type: int
     default: 200
   min_edge_over_baselines:
-    description: Test accuracy must exceed the best naive baseline's by at least this much.
+    description:
+      - Smallest observed walk-forward difference on O(metric) over each naive baseline, besides the
+        significance the paired tests demand.
     type: float
     default: 0.005
   max_regression_vs_champion:
-    description: Test accuracy may be at most this much below the current champion's.
+    description:
+      - Observed difference against the champion may be at most this negative (matters only with O(alpha)=1).
     type: float
     default: 0.0
+  alpha:
+    description:
+      - One-sided level of the Holm-adjusted paired moving-block bootstrap tests against every baseline
+        and the champion. Default the package policy (C(financial_mlops.policy.ALPHA), 0.05); 1 switches
+        significance off.
+    type: float
+  metric:
+    description: What the paired tests compare. Default the package policy (C(financial_mlops.policy.METRIC)).
+    type: str
+    choices: [accuracy, log_loss, brier]
   record_path:
     description: Where to write the decision record (JSON).
     type: path
@@ -105,6 +118,12 @@ reasons:
   returned: always
   type: list
   elements: str
+comparisons:
+  description: >-
+    One entry per paired test (against, metric, difference, ci, p_value, p_adjusted, effective_n, passed).
+  returned: always
+  type: list
+  elements: dict
 missing:
   description: Checks that could not run for lack of data.
   returned: always
@@ -144,6 +163,8 @@ def main():
             "min_test_samples": {"type": "int", "default": 200},
             "min_edge_over_baselines": {"type": "float", "default": 0.005},
             "max_regression_vs_champion": {"type": "float", "default": 0.0},
+            "alpha": {"type": "float"},
+            "metric": {"type": "str", "choices": ["accuracy", "log_loss", "brier"]},
             "record_path": {"type": "path"},
             "log_to_mlflow": {"type": "bool", "default": True},
             "fail_on_reject": {"type": "bool", "default": True},
@@ -164,8 +185,9 @@ def main():
     p = module.params
     name = p["model"] or registered_model_name(p["variant"])
     try:
+        policy = {k: p[k] for k in ("alpha", "metric") if p[k] is not None}
         thresholds = GateThresholds(
-            p["min_test_samples"], p["min_edge_over_baselines"], p["max_regression_vs_champion"]
+            p["min_test_samples"], p["min_edge_over_baselines"], p["max_regression_vs_champion"], **policy
         )
         gate = run_gate(
             client_for(p["tracking_uri"]),
@@ -190,6 +212,7 @@ def main():
         "champion_version": record["champion_version"],
         "reasons": record["reasons"],
         "missing": record["missing"],
+        "comparisons": record.get("comparisons", []),
         "record": record,
     }
     if gate.record_path is not None:
