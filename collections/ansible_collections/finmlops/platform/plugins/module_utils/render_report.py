@@ -124,9 +124,9 @@ def summary_lines(report: RenderReport, seconds: float | None = None) -> list[st
     lines.append(f"reference problems: {len(report.references)}")
     if report.known:
         lines.append(f"known problems (temporary list, not counted): {len(report.known)}")
-        lines.extend(
-            f"  - {k['object']} at {k['path']}: {k['missing']} ({k['reason']})" for k in report.known
-        )
+        for reason, count in Counter(k["reason"] for k in report.known).items():
+            first = next(k for k in report.known if k["reason"] == reason)
+            lines.append(f"  - {count} x {first['missing']} (e.g. {first['object']}): {reason}")
     for entry in report.stale_known:
         lines.append(f"  stale known-problem entry (no longer found, remove it): {dict(entry)}")
     lines.append(f"flow problems: {len(report.flows)} ({report.flow_pairs} pod pairs evaluated)")
