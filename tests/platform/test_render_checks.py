@@ -229,3 +229,13 @@ def test_policy_selecting_no_pod_is_caught(objects, inputs) -> None:
     report = check(mutated(objects, "NetworkPolicy", "allow-postgresql-from-mlflow", retarget), inputs)
     messages = [str(f) for f in report.flows]
     assert any("allow-postgresql-from-mlflow" in m and "selects no pod" in m for m in messages), messages
+
+
+@pytest.mark.slow
+def test_every_rendered_helmchart_is_in_the_chart_lock(project_root, render) -> None:
+    lock = yaml.safe_load((project_root / "playbooks/vars/charts-lock.yml").read_text(encoding="utf-8"))
+    dests = {e["dest"] for e in lock["charts_lock"]}
+    charts = render.find("HelmChart")
+    assert len(charts) == 6
+    for chart in charts:
+        assert f"{chart['spec']['chart']}-{chart['spec']['version']}.tgz" in dests, chart["metadata"]["name"]
