@@ -15,7 +15,7 @@ export CONTAINERS_CONF := $(abspath molecule/containers.conf)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help setup demo test lint preflight render checkov doctor bench images unit molecule schemas clean
+.PHONY: help setup demo test lint preflight render checkov doctor bench images unit molecule schemas charts clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ doctor: setup ## diagnose a saved snapshot offline (SNAPSHOT=file)
 
 schemas: setup ## download the pinned upstream CRD schemas (checksummed) for use without ../shared
 	$(BIN)/ansible-playbook playbooks/download-schemas.yml
+
+charts: setup ## download the pinned Helm chart archives (checksummed) for use without ../shared
+	$(BIN)/ansible-playbook playbooks/download-charts.yml
 
 clean: ## remove build output (not the venv, not generated secrets)
 	rm -rf build

@@ -28,7 +28,7 @@ def redact_secret(obj: dict[str, Any]) -> dict[str, Any]:
     if "data" in redacted:
         # data must be base64; the marker is moved to stringData so the
         # redacted object still validates.
-        redacted.setdefault("stringData", {}).update(redacted.pop("data"))
+        redacted.setdefault("stringData", {}).update(redacted.pop("data") or {})
     return redacted
 
 

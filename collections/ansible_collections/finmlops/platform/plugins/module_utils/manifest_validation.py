@@ -38,6 +38,18 @@ _PREFERRED_FLAVOUR_DIRS = ("full",)
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_PATH_SEGMENT_NAMED = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+
+
+def _drop_nulls(node: Any) -> Any:
+    """The API server prunes null values of non-nullable fields of custom
+    resources before validating them; charts that template an empty map as
+    ``labels:`` (null) are accepted by a cluster, so they are here too."""
+    if isinstance(node, dict):
+        return {k: _drop_nulls(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_drop_nulls(v) for v in node]
+    return node
 
 
 @dataclass(frozen=True)
@@ -324,6 +336,11 @@ def _metadata_errors(doc: dict[str, Any], check_maps: bool) -> Iterator[tuple[st
     name = meta.get("name")
     if not name and not meta.get("generateName"):
         yield "$.metadata.name", "metadata.name is required"
+    elif doc.get("kind") in _PATH_SEGMENT_NAMED and isinstance(name, str):
+        # The API server validates RBAC names as path segments only
+        # (e.g. MetalLB's "metallb:controller" ClusterRole is valid).
+        if name in (".", "..") or "/" in name or "%" in name:
+            yield "$.metadata.name", f"{name!r} is not a valid name (no '/' or '%', not '.' or '..')"
     elif name and (not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.match(name)):
         yield (
             "$.metadata.name",
@@ -411,7 +428,8 @@ class ManifestValidator:
                 )
             )
             return errors
-        for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+        checked = _drop_nulls(doc) if crd is not None else doc
+        for err in sorted(validator.iter_errors(checked), key=lambda e: list(e.absolute_path)):
             errors.append(ManifestError(source, index, ref, _json_path(err.absolute_path), _message(err)))
         return errors
 
