@@ -51,3 +51,16 @@ def test_containerignore_keeps_the_context_small() -> None:
     ]
     assert lines[0] == "*"
     assert {"!pyproject.toml", "!README.md", "!ml_src/"} <= set(lines)
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"), [("Containerfile.trainer", "train"), ("Containerfile.mlserver", "serve")]
+)
+def test_each_image_installs_only_its_extra_and_builds_air_gapped(name: str, extra: str) -> None:
+    ins = _instructions((CONTAINERS / name).read_text())
+    args = dict([*a.split("=", 1), ""][:2] for k, a in ins if k == "ARG")
+    assert args.get("WHEELHOUSE") == "", "the air-gapped build is opt-in (empty WHEELHOUSE: the indexes)"
+    installs = [a for k, a in ins if k == "RUN" and "pip install" in a]
+    assert len(installs) == 1, installs
+    assert f'"/src[{extra}]"' in installs[0]
+    assert '--no-index --find-links "${WHEELHOUSE}"' in installs[0]

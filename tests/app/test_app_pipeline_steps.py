@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -28,9 +29,11 @@ SMALL_RUN = {
     "synthetic-tickers": "2",
     "synthetic-bars": "700",
     "min-test-samples": "50",
-    # Two epochs learn little; the gate must still decide, and deploy must run.
+    # Two epochs learn little; the gate must still decide, and promote must run.
     "min-edge-over-baselines": "-0.5",
     "gate-alpha": "1",
+    # No cluster here: publish shows the Model it would apply.
+    "publish-mode": "render",
 }
 EXIT_GATE_REJECTED = 3
 
@@ -97,6 +100,13 @@ def test_steps_run_locally_in_dag_order(rendered_trainer, pipeline, steps_filter
     champion = client.get_model_version_by_alias("financial-lstm-lightweight", "champion")
     assert str(champion.version) == registration["version"]
     assert champion.run_id == decision["run_id"]
+    # publish (render mode) generated the champion's Seldon Model from the registry
+    publication = json.loads((work / "publish" / "publication.json").read_text())
+    assert publication["mode"] == "render" and publication["ready"] is False
+    assert publication["served"] == {"financial-lstm-lightweight": registration["version"]}
+    (model,) = yaml.safe_load_all((work / "publish" / "models.yaml").read_text())
+    assert model["apiVersion"] == "mlops.seldon.io/v1alpha1" and model["kind"] == "Model"
+    assert model["spec"]["requirements"] == ["financial-lstm"]
     assert codes == dict.fromkeys(codes, 0)
 
 

@@ -111,7 +111,8 @@ def test_dag_runs_the_steps_file_commands_in_order(rendered_trainer, pipeline, s
         "evaluate",
         "gate",
         "register",
-        "deploy",
+        "promote",
+        "publish",
     ]
     templates = {t["name"]: t for t in _containers(rendered_trainer["docs"][PIPELINE])}
     templates |= {t["name"]: t for t in _containers(rendered_trainer["docs"][INGESTION])}

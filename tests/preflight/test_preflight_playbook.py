@@ -143,3 +143,28 @@ def test_host_checks_pass_a_suitable_host_and_report_every_problem_of_another(in
     assert "a server needs 1000000000 MiB. Fix: add memory, or lower preflight_min_memory_server_mb" in text
     assert "node-bad: OS family" in text
     assert "is not supported. Fix: use a Solaris family distribution" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # No registry and no archives: the trainer and serving images are localhost/ only.
+        (
+            lambda data: data.update(ml_image_registry=""),
+            "ml_trainer_image: localhost/financial-mlops-trainer",
+        ),
+        (
+            lambda data: data.update(mlserver_image="docker.io/seldonio/mlserver:1.7.1"),
+            "mlserver_image: docker.io/seldonio/mlserver:1.7.1 is the upstream MLServer image",
+        ),
+    ],
+    ids=["localhost-without-archives", "upstream-mlserver"],
+)
+def test_unpullable_application_images_fail_before_any_host(inventory_copy, run_preflight, change, expected):
+    inventory = inventory_copy()
+    edit_yaml(inventory / "group_vars/all/images.yml", change)
+    proc = run_preflight(inventory)
+    assert proc.returncode != 0
+    assert expected in output(proc)
+    assert "Fix: " in output(proc)
+    assert recap_hosts(proc.stdout) == {"localhost"}, proc.stdout

@@ -1,4 +1,4 @@
-"""Serving subcommands: export-serving, gate, register, promote, rollback, seldon-manifests.
+"""Serving subcommands: export-serving, gate, register, promote, rollback, seldon-manifests, publish.
 
 ``add_commands(subparsers)`` adds them to an argparse sub-parser group; each
 sets ``func`` to a handler ``(args) -> exit code``. Every command prints one
@@ -22,6 +22,7 @@ from financial_mlops.policy import METRICS as GATE_METRICS
 from financial_mlops.serving.export import export_from_registry
 from financial_mlops.serving.gate import GateThresholds
 from financial_mlops.serving.lifecycle import PromotionRefused, promote, register_run, rollback, run_gate
+from financial_mlops.serving.publish import PublishFailed
 from financial_mlops.serving.registry import RegistryError, client_for
 from financial_mlops.serving.seldon import (
     DEFAULT_ARTIFACTS_DESTINATION,
@@ -41,7 +42,15 @@ EXIT_REJECTED = 3
 
 
 # Errors an operator can act on: printed as one line, exit code 1.
-OPERATOR_ERRORS = (RegistryError, PromotionRefused, StorageNotServable, MlflowException, ValueError, OSError)
+OPERATOR_ERRORS = (
+    RegistryError,
+    PromotionRefused,
+    StorageNotServable,
+    PublishFailed,
+    MlflowException,
+    ValueError,
+    OSError,
+)
 
 
 def _safe(handler: Handler) -> Handler:
@@ -235,6 +244,36 @@ def cmd_seldon(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from financial_mlops.serving.publish import kubernetes_api, publish
+
+    client = client_for(args.tracking_uri)
+    options = SeldonOptions(
+        namespace=args.namespace,
+        secret_name=args.secret_name,
+        artifacts_destination=args.artifacts_destination,
+        # A render is a preview: local file:// stores are shown as they are.
+        allow_local_storage=args.mode == "render",
+    )
+    split = ABSplit.parse(args.ab, args.experiment_name) if args.ab.strip() else None
+    plan = build_seldon_manifests(client, [args.variant], split, options)
+    text = yaml.safe_dump_all(plan.manifests, sort_keys=False)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+    if args.mode == "render":
+        sys.stderr.write(f"would apply (render mode, no cluster contacted):\n{text}")
+    api = kubernetes_api() if args.mode == "apply" else None
+    result = publish(plan.manifests, args.mode, args.namespace, api, timeout=args.timeout)
+    result.notes = plan.notes
+    payload = result.to_dict()
+    if args.record:
+        Path(args.record).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.record).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    _emit(payload)
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("export-serving", help="write an MLServer model folder from the registry")
     _add_model_args(p, default_alias=None)
@@ -300,6 +339,22 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write here instead of stdout")
     _add_tracking(p)
     p.set_defaults(func=_safe(cmd_seldon))
+
+    p = subparsers.add_parser(
+        "publish", help="apply the champion's Seldon Model (and A/B Experiment) and wait until Ready"
+    )
+    p.add_argument("--variant", required=True, help="variant whose champion to publish")
+    p.add_argument("--mode", choices=("apply", "render"), default="apply", help="render: only show the YAML")
+    p.add_argument("--ab", default="", help="Experiment split VARIANT=WEIGHT,... (empty: no Experiment)")
+    p.add_argument("--experiment-name", default=DEFAULT_EXPERIMENT_NAME)
+    p.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    p.add_argument("--secret-name", default=DEFAULT_SECRET_NAME, help="Secret with the rclone S3 config")
+    p.add_argument("--artifacts-destination", default=DEFAULT_ARTIFACTS_DESTINATION)
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for Ready")
+    p.add_argument("--out", help="also write the manifests (YAML) here")
+    p.add_argument("--record", help="also write the publication record (JSON) here")
+    _add_tracking(p)
+    p.set_defaults(func=_safe(cmd_publish))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.finmlops.platform.plugins.module_utils.preflight_images import image_problems
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -142,6 +144,8 @@ def check_inventory(inventory: Inventory, policy: Policy | None = None) -> Prefl
     _check_version(settings, policy, result)
     _check_api_endpoint(inventory, addresses, networks, entries, result)
     _check_secrets(inventory.secrets, result)
+    for subject, what, fix in image_problems(settings):
+        result.problem(subject, what, fix)
     return result
 
 

@@ -22,6 +22,9 @@ description:
     server's C(ansible_host) or a free address inside C(k3s_node_cidr); C(k3s_cni), C(metallb_mode) and
     C(platform_mode) have known values."
   - "Secrets: none of the given secret variables is empty or a placeholder such as C(changeme)."
+  - "Images: no application image is one the nodes cannot get (a C(localhost/) image without a
+    C(k3s_image_archives) entry, or the upstream C(seldonio/mlserver) image for the Server that claims
+    C(financial-lstm))."
   - 'Reports every problem at once, each as "<variable or host>: <what is wrong>. Fix: <how>", and fails
     when there is at least one.'
 options:
@@ -46,7 +49,9 @@ options:
       - A missing key means the variable is undefined.
       - Keys read - C(k3s_version), C(k3s_api_endpoint), C(k3s_node_cidr), C(k3s_cluster_cidr),
         C(k3s_service_cidr), C(k3s_cni), C(metallb_mode), C(metallb_address_pools),
-        C(metallb_ip_reservations), C(platform_mode), C(k3s_allow_unsafe_server_count).
+        C(metallb_ip_reservations), C(platform_mode), C(k3s_allow_unsafe_server_count),
+        C(ml_image_registry), C(ml_trainer_image), C(ml_trainer_image_pull_policy), C(mlserver_image),
+        C(mlserver_capabilities), C(k3s_image_archives).
       - Values are taken as they are (no type coercion), so a wrong type is reported as a problem
         instead of stopping the check.
     type: dict
