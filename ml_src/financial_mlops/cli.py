@@ -159,6 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     _write_report(outcome.report, args.report)
+    _write_html_report(args.variant, outcome.report, args.html_report)
     print(_summary(outcome.report))
     print(f"bundle: {outcome.bundle_dir}")
     return 0
@@ -187,8 +188,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         # The gate compares this re-evaluation with the training-time metrics.
         report["mlflow"] = log_evaluation(run_id, report, args.tracking_uri)
     _write_report(report, args.report)
+    _write_html_report(str(report["model"].get("variant", "model")), report, args.html_report)
     print(_summary(report))
     return 0
+
+
+def _write_html_report(name: str, report: dict[str, Any], path: str | None) -> None:
+    if path:
+        from financial_mlops.html_report import RunEvidence, write_report
+
+        written = write_report([RunEvidence(name, report)], path, title=f"financial-mlops report: {name}")
+        print(f"HTML report: {written['path']}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-register", action="store_true", help="log the run but do not register the model")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--report", help="write the JSON report here")
+    p.add_argument("--html-report", help="write a self-contained HTML report here (PNG figures beside it)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained bundle on the test split of a data set")
@@ -287,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random-walk sanity data")
     p.add_argument("--output-dir", help="plots (default build/evaluate)")
     p.add_argument("--report", help="write the JSON report here")
+    p.add_argument("--html-report", help="write a self-contained HTML report here (PNG figures beside it)")
     p.set_defaults(func=cmd_evaluate)
     # Serving and model-lifecycle commands (export-serving, gate, promote,
     # rollback, seldon-manifests) live with the serving code.
