@@ -8,14 +8,21 @@ VENV     ?= .venv
 PY       := $(VENV)/bin/python
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
-# Pinned CRD schemas (read, never copied); override to use downloaded ones.
-export FINMLOPS_SCHEMA_DIR ?= $(abspath ../shared/schemas)
-# Project-local podman settings for molecule (see molecule/README.md).
+# Pinned upstream files (read, never copied): ../shared/<name> when it is
+# there, else .cache/<name>, filled on first use from playbooks/vars/<name>-lock.yml
+# (sha256-checked) by scripts/fetch_pinned.py; FINMLOPS_FETCH_BASE_URL: a mirror.
+SHARED       ?= $(abspath ../shared)
+PINNED_CACHE ?= $(abspath .cache)
+pinned_dir    = $(if $(wildcard $(SHARED)/$(1)/.),$(SHARED)/$(1),$(PINNED_CACHE)/$(1))
+export FINMLOPS_SCHEMA_DIR ?= $(call pinned_dir,schemas)
+export FINMLOPS_UPSTREAM_EXAMPLES ?= $(call pinned_dir,upstream-examples)
+export FINMLOPS_FETCH_BASE_URL
+# Project-local podman settings for molecule (see the header of molecule/containers.conf).
 export CONTAINERS_CONF := $(abspath molecule/containers.conf)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help setup demo test lint preflight render checkov doctor bench images images-test unit molecule schemas charts clean
+.PHONY: help setup demo test lint preflight render checkov doctor bench images images-test unit molecule schemas charts pinned clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,13 +35,16 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the project (idempotent)
 
-demo: setup ## the main job on the embedded default (one machine, no cluster)
+pinned: setup ## provide the pinned schemas, fixtures and charts: ../shared, else fetched into .cache (checksummed)
+	$(PY) scripts/fetch_pinned.py --shared $(SHARED) --cache $(PINNED_CACHE)
+
+demo: setup pinned ## the main job on the embedded default (one machine, no cluster)
 	$(BIN)/ansible-playbook -i inventory/local playbooks/local.yml $(DEMO_ARGS)
 
 preflight: setup ## check an inventory (INV=inventory/sample; HOST_CHECKS=1 also checks the nodes)
 	$(BIN)/ansible-playbook -i $(or $(INV),inventory/sample) playbooks/preflight.yml $(if $(HOST_CHECKS),--tags host_checks)
 
-render: setup ## render and validate every manifest for inventory/sample (no cluster, no hosts)
+render: setup pinned ## render and validate every manifest for inventory/sample (no cluster, no hosts)
 	$(BIN)/ansible-playbook -i inventory/sample site.yml -e platform_mode=render
 
 lint: setup ## ansible-lint (production), yamllint, ruff
@@ -43,8 +53,8 @@ lint: setup ## ansible-lint (production), yamllint, ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-unit: setup ## pytest (unit, render and integration tests; the image tests run in images-test)
-	$(BIN)/pytest -m 'not images'
+unit: setup pinned ## pytest (unit, render and integration tests; the image tests run in images-test)
+	$(BIN)/pytest -m 'not images' $(PYTEST_ARGS)
 
 molecule: setup ## every molecule scenario (podman, systemd nodes)
 	scripts/build-node-image.sh
@@ -82,8 +92,8 @@ checkov: render ## checkov over the rendered manifests (own venv .venv-checkov; 
 doctor: setup ## diagnose a saved snapshot offline (SNAPSHOT=file)
 	$(BIN)/ansible-playbook playbooks/day2/doctor.yml -e snapshot=$(SNAPSHOT)
 
-schemas: setup ## download the pinned upstream CRD schemas (checksummed) for use without ../shared
-	$(BIN)/ansible-playbook playbooks/download-schemas.yml
+schemas: setup ## download the pinned upstream CRD schemas (checksummed) into .cache/schemas
+	$(PY) scripts/fetch_pinned.py --shared /nonexistent --cache $(PINNED_CACHE) --only schemas
 
 charts: setup ## download the pinned Helm chart archives (checksummed) for use without ../shared
 	$(BIN)/ansible-playbook playbooks/download-charts.yml

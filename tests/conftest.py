@@ -17,7 +17,11 @@ if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 
 SCHEMA_DIR = Path(os.environ.get("FINMLOPS_SCHEMA_DIR", PROJECT_ROOT.parent / "shared" / "schemas"))
-UPSTREAM_EXAMPLES = PROJECT_ROOT.parent / "shared" / "upstream-examples"
+# `make unit` sets both to ../shared/<name>, or to .cache/<name> fetched by
+# scripts/fetch_pinned.py when ../shared is not beside the clone.
+UPSTREAM_EXAMPLES = Path(
+    os.environ.get("FINMLOPS_UPSTREAM_EXAMPLES", PROJECT_ROOT.parent / "shared" / "upstream-examples")
+)
 
 
 @pytest.fixture(scope="session")
@@ -28,14 +32,20 @@ def project_root() -> Path:
 @pytest.fixture(scope="session")
 def schema_dir() -> Path:
     if not SCHEMA_DIR.is_dir():
-        pytest.fail(f"pinned schemas not found at {SCHEMA_DIR}; set FINMLOPS_SCHEMA_DIR")
+        pytest.fail(
+            f"pinned schemas not found at {SCHEMA_DIR}: run `make pinned` (fetches them into .cache/schemas) "
+            "or set FINMLOPS_SCHEMA_DIR"
+        )
     return SCHEMA_DIR
 
 
 @pytest.fixture(scope="session")
 def upstream_examples() -> Path:
     if not UPSTREAM_EXAMPLES.is_dir():
-        pytest.fail(f"upstream examples not found at {UPSTREAM_EXAMPLES} (../shared beside the project)")
+        pytest.fail(
+            f"upstream examples not found at {UPSTREAM_EXAMPLES}: run `make pinned` (fetches them into "
+            ".cache/upstream-examples) or set FINMLOPS_UPSTREAM_EXAMPLES"
+        )
     return UPSTREAM_EXAMPLES
 
 

@@ -180,6 +180,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     _write_report(outcome.report, args.report)
+    _write_html_report(args.variant, outcome.report, args.html_report)
     print(_summary(outcome.report))
     print(f"bundle: {outcome.bundle_dir}")
     return 0
@@ -210,6 +211,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         # The gate compares this re-evaluation with the training-time metrics.
         report["mlflow"] = log_evaluation(run_id, report, args.tracking_uri)
     _write_report(report, args.report)
+    _write_html_report(str(report["model"].get("variant", "model")), report, args.html_report)
     print(_summary(report))
     return 0
 
@@ -235,6 +237,14 @@ def _add_walk_forward_args(p: argparse.ArgumentParser) -> None:
         type=int,
         help="epochs of each fold model (default: the final model's best epoch)",
     )
+
+
+def _write_html_report(name: str, report: dict[str, Any], path: str | None) -> None:
+    if path:
+        from financial_mlops.html_report import RunEvidence, write_report
+
+        written = write_report([RunEvidence(name, report)], path, title=f"financial-mlops report: {name}")
+        print(f"HTML report: {written['path']}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -326,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_walk_forward_args(p)
     p.add_argument("--report", help="write the JSON report here")
     _add_cost_arg(p)
+    p.add_argument("--html-report", help="write a self-contained HTML report here (PNG figures beside it)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained bundle on the test split of a data set")
@@ -342,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", help="plots (default build/evaluate)")
     p.add_argument("--report", help="write the JSON report here")
     _add_cost_arg(p)
+    p.add_argument("--html-report", help="write a self-contained HTML report here (PNG figures beside it)")
     p.set_defaults(func=cmd_evaluate)
     # Serving and model-lifecycle commands (export-serving, gate, promote,
     # rollback, seldon-manifests) live with the serving code.

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from financial_mlops.metrics import classification_metrics
+from financial_mlops.progress import TrainingProgress
 
 CHECKPOINT_FILE = "last.pt"
 
@@ -78,7 +78,7 @@ def train_epoch(
     batch_size: int,
     generator: torch.Generator,
     grad_clip: float,
-    bar: tqdm | None = None,
+    bar: TrainingProgress | None = None,
     max_steps: int | None = None,
 ) -> tuple[float, int]:
     """One pass over shuffled pre-built windows; returns (mean loss, samples seen)."""
@@ -170,13 +170,13 @@ def fit(
         history = ckpt["history"]
 
     steps_per_epoch = -(-X_train.shape[0] // config.batch_size)
-    bar = tqdm(
-        total=steps_per_epoch * config.epochs,
-        initial=steps_per_epoch * start_epoch,
-        desc=f"train {identity.get('variant', '')}".strip(),
-        unit="step",
-        disable=not config.progress,
-        dynamic_ncols=True,
+    bar = TrainingProgress(
+        step="train",
+        variant=str(identity.get("variant", "")),
+        epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch,
+        start_epoch=start_epoch,
+        enabled=config.progress,
     )
     stopped_early = bad_epochs >= config.patience
     train_time, train_seen = 0.0, 0
@@ -215,12 +215,7 @@ def fit(
             else:
                 bad_epochs += 1
             stopped_early = bad_epochs >= config.patience
-            bar.set_postfix(
-                epoch=epoch,
-                loss=f"{train_loss:.4f}",
-                val_loss=f"{val_loss:.4f}",
-                val_acc=f"{vm['accuracy']:.3f}",
-            )
+            bar.epoch_done(epoch, train_loss, val_loss, vm["accuracy"])
             if ckpt_path is not None:
                 _save_checkpoint(
                     ckpt_path,
@@ -241,7 +236,7 @@ def fit(
             if on_epoch is not None:
                 on_epoch(row)
     finally:
-        bar.close()
+        bar.close("early stop" if stopped_early else "done" if epoch >= config.epochs else "")
 
     model.load_state_dict(best_state)
     model.eval()

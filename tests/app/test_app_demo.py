@@ -41,8 +41,10 @@ def test_demo_short_configuration_ends_with_a_served_prediction(ansible_env, tmp
     out = run.stdout
     assert run.returncode == 0, out[-6000:] + run.stderr[-2000:]
     body = out[: out.rindex("PLAY RECAP")]
-    last_task = body[body.rindex("TASK [") :]
-    assert "Show the prediction served by MLServer" in last_task, last_task
+    # The prediction, then (last line) where the HTML report is.
+    assert "Show where the report is" in body[body.rindex("TASK [") :], body[-3000:]
+    assert f"REPORT (open in a browser): file://{tmp_path / 'demo' / 'report.html'}" in body
+    last_task = body[body.rindex("TASK [local_pipeline : Show the prediction served by MLServer") :]
     match = re.search(
         r"PREDICTION served by MLServer \(financial-lstm-lightweight v1, http://127\.0\.0\.1:(\d+)\):\s+"
         r"P\(up\)=(0\.\d{4}|1\.0000), direction=(up|down)",

@@ -187,7 +187,8 @@ class SchemaRegistry:
         if not root.is_dir():
             raise FileNotFoundError(
                 f"schema folder {root} does not exist. Point {SCHEMA_DIR_ENV} (or the module's schema_dir) "
-                "at the pinned CRD schemas, e.g. ../shared/schemas, or download them with `make schemas`."
+                "at the pinned CRD schemas, e.g. ../shared/schemas, or fetch them into .cache/schemas "
+                "with `make pinned`."
             )
         registry = cls()
         files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())

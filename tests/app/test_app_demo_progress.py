@@ -1,0 +1,53 @@
+"""`make demo` shows a sign of life at least every 10 s: gaps between output lines of a short demo run."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import time
+
+import pytest
+from app_helpers import PROJECT_ROOT, free_port_block
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+MAX_GAP_SECONDS = 10.0
+
+
+def test_demo_prints_a_line_at_least_every_ten_seconds(ansible_env, tmp_path) -> None:
+    short = {
+        "demo_variants": ["lightweight"],
+        # Enough epochs that training outlasts several progress intervals.
+        "demo_epochs": 6,
+        "demo_tickers": 2,
+        "demo_rows": 900,
+        "demo_min_test_samples": 50,
+        "demo_min_edge_over_baselines": -0.5,
+        "demo_platform_checks": False,
+        "demo_dir": str(tmp_path / "demo"),
+        "demo_mlserver_port": free_port_block(),
+    }
+    argv = ["ansible-playbook", "-i", "inventory/local", "playbooks/local.yml", "-e", json.dumps(short)]
+    # No PYTHONUNBUFFERED here: a user's `make demo | tee log` pipes the output too.
+    env = {k: v for k, v in ansible_env.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen(
+        argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    stamped: list[tuple[float, str]] = []
+    start = time.monotonic()
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        stamped.append((time.monotonic() - start, line.rstrip("\n")))
+    rc = proc.wait(timeout=900)
+    output = "\n".join(line for _, line in stamped)
+    assert rc == 0, output[-6000:]
+
+    gaps = [(b[0] - a[0], a[1], b[1]) for a, b in itertools.pairwise(stamped)]
+    worst = max(gaps, key=lambda g: g[0])
+    assert worst[0] <= MAX_GAP_SECONDS, f"{worst[0]:.1f} s of silence between {worst[1]!r} and {worst[2]!r}"
+    # The lines are progress, not only heartbeats: epochs with loss, accuracy and ETA appear.
+    epochs = [line for _, line in stamped if "lightweight/train running" in line and "epoch " in line]
+    assert epochs, output[-6000:]
+    assert any("train_loss " in line and "val_acc " in line and "ETA " in line for line in epochs), epochs
+    assert stamped[-1][0] > 20, "the run was long enough to measure gaps"
