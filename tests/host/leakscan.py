@@ -4,9 +4,10 @@ Used by the molecule verify step to prove that the k3s token never reached
 the Ansible log (every playbook's output, diffs included). The secret is
 read from a file, never taken from the command line.
 
-Usage: python tests/host/leakscan.py --secret-file FILE PATH [PATH...]
+Usage: python tests/host/leakscan.py --secret-file FILE [--secret-file FILE2 ...] PATH [PATH...]
+(one --secret-file per secret: the k3s token, the etcd S3 secret key, ...)
 Exit status: 0 when no PATH (file, or folder searched recursively) holds
-the secret, 1 when some do (they are listed), 2 on bad input.
+any of the secrets, 1 when some do (they are listed), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -54,11 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--secret-file", required=True, type=Path)
+    parser.add_argument("--secret-file", required=True, type=Path, action="append")
     parser.add_argument("paths", nargs="+", type=Path)
     args = parser.parse_args(argv)
     try:
-        leaks = files_with_secret(args.secret_file.read_bytes(), args.paths)
+        leaks = sorted(
+            {
+                leak
+                for secret in args.secret_file
+                for leak in files_with_secret(secret.read_bytes(), args.paths)
+            }
+        )
     except (OSError, ValueError) as err:
         print(f"leakscan: {err}", file=sys.stderr)
         return 2

@@ -46,6 +46,19 @@ def test_short_secret_and_missing_path_are_errors(tree: Path) -> None:
     assert leakscan.main(["--secret-file", str(write(tree / "secret", SECRET)), str(tree / "nowhere")]) == 2
 
 
+def test_every_secret_file_is_looked_for(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The molecule verify scans for the k3s token and the etcd S3 secret key in one run."""
+    s3_secret = b"s3-secret-key-ABCDEFGH"
+    (tree / "etc/rancher/k3s/config.yaml.d").mkdir()
+    write(tree / "etc/rancher/k3s/config.yaml.d/20-etcd-snapshots.yaml", b"etcd-s3-secret-key: " + s3_secret)
+    token, s3 = write(tree / "token", SECRET), write(tree / "s3", s3_secret)
+    args = ["--secret-file", str(token), "--secret-file", str(s3)]
+    assert leakscan.main([*args, str(tree / "etc")]) == 1
+    assert "20-etcd-snapshots.yaml" in capsys.readouterr().err
+    (tree / "etc/rancher/k3s/config.yaml.d/20-etcd-snapshots.yaml").unlink()
+    assert leakscan.main([*args, str(tree / "etc")]) == 0
+
+
 def write(path: Path, content: bytes) -> Path:
     path.write_bytes(content)
     return path

@@ -56,6 +56,8 @@ SNAPSHOT_DIR = DATA_DIR / "server" / "db" / "snapshots"
 KUBECONFIG_FILE = ROOT / "etc/rancher/k3s/k3s.yaml"
 API_PORT = int(os.environ.get("K3S_DOUBLE_API_PORT", "6443"))
 SERVER_ROLES = "control-plane,etcd,master"
+# Settings never copied into the records (they are secrets).
+SECRET_KEYS = frozenset({"token", "agent-token", "etcd-s3-access-key", "etcd-s3-secret-key"})
 
 _registry_lock = threading.Lock()
 
@@ -143,7 +145,7 @@ def record_start(role: str, config: dict[str, Any], argv: list[str]) -> None:
         "role": role,
         "version": K3S_DOUBLE_VERSION,
         "argv": argv,
-        "config": {k: v for k, v in config.items() if k != "token"},
+        "config": {k: v for k, v in config.items() if k not in SECRET_KEYS},
         "token": token_file_record(config),
         "pid": os.getpid(),
         "started_at": time.time(),

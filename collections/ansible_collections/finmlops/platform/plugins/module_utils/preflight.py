@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.finmlops.platform.plugins.module_utils.preflight_images import image_problems
+from ansible_collections.finmlops.platform.plugins.module_utils.preflight_api_endpoint import (
+    check_api_address,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -142,7 +145,8 @@ def check_inventory(inventory: Inventory, policy: Policy | None = None) -> Prefl
     )
     _check_reservations(settings, entries, result)
     _check_version(settings, policy, result)
-    _check_api_endpoint(inventory, addresses, networks, entries, result)
+    if not check_api_address(settings, inventory.hosts, inventory.servers, result):
+        _check_api_endpoint(inventory, addresses, networks, entries, result)
     _check_secrets(inventory.secrets, result)
     for subject, what, fix in image_problems(settings):
         result.problem(subject, what, fix)
