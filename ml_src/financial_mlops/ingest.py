@@ -49,15 +49,62 @@ class SyntheticOptions:
     signal: str = "medium"
 
 
+# Query parameters that carry a signature or a credential in presigned URLs:
+# AWS SigV4 (X-Amz-*) and SigV2 (Signature, AWSAccessKeyId), Google Cloud
+# Storage (X-Goog-*), Azure SAS (sig) and the generic sig/signature/token
+# forms. Compared case-insensitively; the other parameters stay, so the
+# shown URL still names the object and its expiry.
+_SECRET_QUERY_PARAMS = frozenset(
+    {
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "signature",
+        "awsaccesskeyid",
+        "x-goog-signature",
+        "x-goog-credential",
+        "sig",
+        "token",
+        "access_token",
+    }
+)
+REDACTED = "***"
+
+
+def _redact_query(query: str) -> str:
+    """The query with the value of every signature/credential parameter replaced by ***.
+
+    Split by hand rather than parsed and re-encoded, so that the parameters
+    left alone are shown byte for byte as given.
+    """
+    if not query:
+        return query
+    kept = []
+    for field in query.split("&"):
+        name = field.partition("=")[0]
+        if urllib.parse.unquote_plus(name).strip().lower() in _SECRET_QUERY_PARAMS:
+            kept.append(f"{name}={REDACTED}")
+        else:
+            kept.append(field)
+    return "&".join(kept)
+
+
 def redact_uri(uri: str) -> str:
-    """The URI without user:password (a URL may carry them; logs and manifests must not)."""
+    """The URI as logs and INGEST.json may show it.
+
+    Without user:password, and with the signature and credential parameters
+    of presigned URLs (S3 ``X-Amz-Signature``/``X-Amz-Credential``/
+    ``X-Amz-Security-Token``, Azure SAS ``sig``, ``signature=``...) replaced
+    by ``***``: whoever reads the log must not be able to replay the URL.
+    """
     parts = urllib.parse.urlsplit(uri)
-    if parts.username is None and parts.password is None:
+    netloc = parts.netloc
+    if parts.username is not None or parts.password is not None:
+        netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
+    query = _redact_query(parts.query)
+    if netloc == parts.netloc and query == parts.query:
         return uri
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _is_data_file(name: str) -> bool:

@@ -127,7 +127,7 @@ def test_restore_refuses_without_confirmation(tmp_path):
     # stdin is not a terminal: the prompt gets no answer, so nothing may be touched.
     result = run_playbook("playbooks/day2/restore.yml", "-e", f"backup_dir={_backup(tmp_path)}")
     assert result.returncode != 0
-    assert "Restore cancelled" in result.stdout
+    assert "Not confirmed (confirm_restore_backup is ''" in " ".join(result.stdout.split())
     assert "Find the PostgreSQL pod" not in result.stdout
 
 
@@ -138,7 +138,7 @@ def test_restore_refuses_a_damaged_backup(tmp_path):
         "-e",
         f"backup_dir={_backup(tmp_path, damaged=True)}",
         "-e",
-        "confirm_restore=yes",
+        "confirm_restore_backup=yes",
     )
     assert result.returncode != 0
     assert "the backup is damaged" in result.stdout
@@ -178,6 +178,6 @@ def test_rotation_refuses_without_confirmation_and_touches_no_node(tmp_path):
     result = run_playbook("playbooks/day2/rotate-secrets.yml", "-e", f"platform_secrets_dir={tmp_path}")
     out = result.stdout
     assert result.returncode != 0
-    assert "Rotation cancelled" in out
+    assert "Not confirmed (confirm_rotation is ''" in " ".join(out.split())
     assert "Back up the platform state" not in out
     assert "Rotate the server token" not in out and "UNREACHABLE" not in out

@@ -1,19 +1,25 @@
-"""Look for a secret in files: raw, with its trailing newline and base64-encoded.
+"""Look for secrets in files: raw, with its trailing newline and base64-encoded.
 
-Used by the molecule verify step to prove that the k3s token never reached
-the Ansible log (every playbook's output, diffs included). The secret is
-read from a file, never taken from the command line.
+Used by the molecule verify steps to prove that the k3s tokens never reached
+the Ansible log (every playbook's output, diffs included), nor the units,
+configuration files and records on the nodes. Secrets are read from files,
+never taken from the command line. A k3s token in the secure form
+(K10<ca hash>::<user>:<password>) counts by its password part too: the CA
+hash and user name are not secret, the password is.
 
-Usage: python tests/host/leakscan.py --secret-file FILE [--secret-file FILE2 ...] PATH [PATH...]
-(one --secret-file per secret: the k3s token, the etcd S3 secret key, ...)
+Usage: python tests/host/leakscan.py --secret-file FILE [--secret-file FILE...]
+                                     [--exclude GLOB...] PATH [PATH...]
+(one --secret-file per secret: the k3s tokens, the etcd S3 secret key, ...)
+--exclude skips files whose name matches GLOB (the token files themselves).
 Exit status: 0 when no PATH (file, or folder searched recursively) holds
-any of the secrets, 1 when some do (they are listed), 2 on bad input.
+a secret, 1 when some do (they are listed), 2 on bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import fnmatch
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -28,27 +34,45 @@ def secret_forms(secret: bytes) -> list[bytes]:
         raise ValueError(
             f"secret is shorter than {MIN_SECRET_LENGTH} bytes; refusing a scan that would match noise"
         )
-    forms = {secret, base64.b64encode(secret), base64.b64encode(secret + b"\n")}
-    # slurp-style base64 of a longer file: the encoding of the secret alone
-    # without padding still appears when the secret starts the file.
-    forms.add(base64.b64encode(secret).rstrip(b"="))
+    forms: set[bytes] = set()
+    parts = [secret]
+    if secret.startswith(b"K10") and b"::" in secret:
+        parts.append(secret.split(b"::", 1)[1].split(b":", 1)[-1])
+        if len(parts[-1]) < MIN_SECRET_LENGTH:
+            raise ValueError(f"the password of the secure token is shorter than {MIN_SECRET_LENGTH} bytes")
+    for part in parts:
+        forms |= {part, base64.b64encode(part), base64.b64encode(part + b"\n")}
+        # slurp-style base64 of a longer file: the encoding of the secret alone
+        # without padding still appears when the secret starts the file.
+        forms.add(base64.b64encode(part).rstrip(b"="))
     return sorted(forms)
 
 
-def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+def iter_files(paths: Iterable[Path], exclude: Iterable[str] = ()) -> Iterator[Path]:
+    patterns = list(exclude)
+
+    def wanted(p: Path) -> bool:
+        return not any(fnmatch.fnmatchcase(p.name, pattern) for pattern in patterns)
+
     for path in paths:
         if path.is_dir():
-            yield from (p for p in sorted(path.rglob("*")) if p.is_file() and not p.is_symlink())
+            yield from (
+                p for p in sorted(path.rglob("*")) if p.is_file() and not p.is_symlink() and wanted(p)
+            )
         elif path.is_file():
-            yield path
+            if wanted(path):
+                yield path
         else:
             raise FileNotFoundError(f"{path} does not exist")
 
 
-def files_with_secret(secret: bytes, paths: Iterable[Path]) -> list[Path]:
-    """Every file under paths that contains one of the secret's forms."""
-    forms = secret_forms(secret)
-    return [path for path in iter_files(paths) if any(form in path.read_bytes() for form in forms)]
+def files_with_secret(
+    secret: bytes | Iterable[bytes], paths: Iterable[Path], exclude: Iterable[str] = ()
+) -> list[Path]:
+    """Every file under paths that contains one of the forms of one of the secrets."""
+    secrets = [secret] if isinstance(secret, bytes) else list(secret)
+    forms = [form for one in secrets for form in secret_forms(one)]
+    return [path for path in iter_files(paths, exclude) if any(form in path.read_bytes() for form in forms)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,23 +80,20 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--secret-file", required=True, type=Path, action="append")
+    parser.add_argument("--exclude", default=[], action="append", metavar="GLOB")
     parser.add_argument("paths", nargs="+", type=Path)
     args = parser.parse_args(argv)
     try:
-        leaks = sorted(
-            {
-                leak
-                for secret in args.secret_file
-                for leak in files_with_secret(secret.read_bytes(), args.paths)
-            }
-        )
+        secrets = [path.read_bytes() for path in args.secret_file]
+        leaks = files_with_secret(secrets, args.paths, args.exclude)
     except (OSError, ValueError) as err:
         print(f"leakscan: {err}", file=sys.stderr)
         return 2
     if leaks:
         print("leakscan: the secret appears in: " + ", ".join(map(str, leaks)), file=sys.stderr)
         return 1
-    print(f"leakscan: secret absent from {len(list(iter_files(args.paths)))} file(s)")
+    count = len(list(iter_files(args.paths, args.exclude)))
+    print(f"leakscan: {len(secrets)} secret(s) absent from {count} file(s)")
     return 0
 
 

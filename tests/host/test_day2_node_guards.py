@@ -1,4 +1,4 @@
-"""The refusals of add-node, remove-node and etcd-restore, before any node is contacted.
+"""The refusals of add-node, remove-node, reset and etcd-restore, before any node is contacted.
 
 The inventory's hosts have documentation addresses (192.0.2.0/24) that nothing
 answers on: a guard that let a bad request through would reach a node play
@@ -75,12 +75,12 @@ def test_add_node_refuses_an_even_etcd_membership(tmp_path: Path) -> None:
 )
 def test_remove_node_keeps_the_control_plane(tmp_path: Path, node: str, endpoint: str, message: str) -> None:
     inventory = _inventory(tmp_path, endpoint=endpoint)
-    assert message in _refused("remove-node.yml", inventory, f"node={node}", "confirm_remove=yes")
+    assert message in _refused("remove-node.yml", inventory, f"node={node}", "confirm_remove_node=yes")
 
 
 def test_remove_node_needs_the_confirmation(tmp_path: Path) -> None:
-    out = _refused("remove-node.yml", _inventory(tmp_path), "node=k3s-agent-1", "confirm_remove=no")
-    assert "Nothing was changed" in out
+    out = _refused("remove-node.yml", _inventory(tmp_path), "node=k3s-agent-1", "confirm_remove_node=no")
+    assert "nothing was changed" in out and "-e confirm_remove_node=yes" in out
     assert not (tmp_path / "credentials" / "backups").exists()
 
 
@@ -92,4 +92,43 @@ def test_etcd_restore_needs_a_snapshot_and_the_confirmation(tmp_path: Path) -> N
     snapshot = tmp_path / "snap"
     snapshot.write_text("{}")
     out = _refused("etcd-restore.yml", inventory, "confirm_restore=no", f"etcd_snapshot={snapshot}")
-    assert "Nothing was changed" in out
+    assert "nothing was changed" in out and "-e confirm_restore=yes" in out
+
+
+@pytest.mark.parametrize("answer", ["YES", "Yes", "true", "y"])
+def test_only_exactly_yes_confirms(tmp_path: Path, answer: str) -> None:
+    out = _refused("reset.yml", _inventory(tmp_path), f"confirm_reset={answer}")
+    assert f"Not confirmed (confirm_reset is '{answer}'" in out
+    assert not (tmp_path / "credentials" / "backups").exists()
+
+
+@pytest.mark.parametrize(
+    ("playbook", "extra"),
+    [
+        ("reset.yml", ["confirm_reset=yes"]),
+        ("remove-node.yml", ["node=k3s-agent-1", "confirm_remove_node=yes"]),
+    ],
+)
+def test_no_readable_cluster_api_is_a_refusal_naming_the_override(
+    tmp_path: Path, playbook: str, extra: list[str]
+) -> None:
+    # No kubeconfig: the PersistentVolumes cannot be read, so the local
+    # volumes on the nodes cannot be ruled out (a node that never joined
+    # looks the same).
+    out = _refused(playbook, _inventory(tmp_path), *extra)
+    assert "Cannot read the PersistentVolumes from the cluster API" in out
+    assert "pass -e force_data_loss=yes" in out
+
+
+def test_an_unfinished_rotation_stops_the_host_phase(tmp_path: Path) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o700)
+    (credentials / "rotation-journal.json").write_text(
+        '{"postgres_password": {"source": "generated", "applied": ["secret"]}}'
+    )
+    inventory = str(_inventory(tmp_path))
+    run = run_ansible("ansible-playbook", "-i", inventory, "-e", "platform_mode=apply", "playbooks/host.yml")
+    out = " ".join((run.stdout + run.stderr).split())
+    assert run.returncode != 0 and "UNREACHABLE" not in out
+    assert "The rotation of postgres_password was interrupted" in out
+    assert "ansible-playbook playbooks/day2/rotate-secrets.yml" in out

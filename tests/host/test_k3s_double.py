@@ -56,12 +56,15 @@ class Node:
         self.proc: subprocess.Popen[str] | None = None
 
     def configure(
-        self, config: dict[str, object], dropins: dict[str, dict[str, object]] | None = None
+        self,
+        config: dict[str, object],
+        dropins: dict[str, dict[str, object]] | None = None,
+        token_value: str = TOKEN,
     ) -> None:
         conf_dir = self.root / "etc/rancher/k3s"
         (conf_dir / "config.yaml.d").mkdir(parents=True, exist_ok=True)
         token = conf_dir / "token"
-        token.write_text(TOKEN + "\n")
+        token.write_text(token_value + "\n")
         token.chmod(0o600)
         (conf_dir / "config.yaml").write_text(yaml.safe_dump({"token-file": str(token), **config}))
         for name, content in (dropins or {}).items():
@@ -159,6 +162,8 @@ def test_server_and_agent_register_and_answer_kubectl(cluster: tuple[Node, Node]
         "token_file": str(server.root / "etc/rancher/k3s/token"),
         "token_file_mode": "0o600",
         "token_file_uid": os.getuid(),
+        "format": "short",
+        "user": None,
     }
     kubeconfig = server.root / "etc/rancher/k3s/k3s.yaml"
     assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
@@ -192,3 +197,76 @@ def test_refuses_what_k3s_refuses(cluster: tuple[Node, Node]) -> None:
     assert no_server.returncode == 1 and "--server is required" in no_server.stderr
     flags = agent.run("agent", "--server", "https://127.0.0.1:1")
     assert flags.returncode == 1 and "must use config.yaml" in flags.stderr
+
+
+AGENT_PASSWORD = "agent-password-fedcba9876543210"
+
+
+def _secure_cluster(server: Node) -> str:
+    """Start a cluster-init server with a separate agent token; return its CA hash."""
+    agent_token = server.root / "etc/rancher/k3s/agent-token"
+    server.configure(
+        {
+            "node-name": "s1",
+            "cluster-init": True,
+            "agent-token-file": str(agent_token),
+            "secrets-encryption": True,
+        }
+    )
+    agent_token.write_text(AGENT_PASSWORD + "\n")
+    agent_token.chmod(0o600)
+    server.start("server")
+    wait_until(lambda: server.run("kubectl", "get", "node", "s1", "-o", "name").returncode == 0)
+    ca = server.root / "var/lib/rancher/k3s/server/tls/server-ca.crt"
+    assert ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
+    return hashlib.sha256(ca.read_bytes()).hexdigest()
+
+
+def test_agent_joins_with_its_own_token_pinning_the_cluster_ca(cluster: tuple[Node, Node]) -> None:
+    server, agent = cluster
+    ca_hash = _secure_cluster(server)
+    agent.configure(
+        {"node-name": "a1", "server": f"https://127.0.0.1:{server.port}"},
+        token_value=f"K10{ca_hash}::node:{AGENT_PASSWORD}",
+    )
+    agent.start("agent")
+    wait_until(lambda: server.run("kubectl", "get", "node", "a1", "-o", "name").returncode == 0)
+    assert agent.record()["token"]["format"] == "secure" and agent.record()["token"]["user"] == "node"
+    assert server.record()["agent_token"]["token_file_mode"] == "0o600"
+    encryption = server.root / "var/lib/rancher/k3s/server/cred/encryption-config.json"
+    assert oct(encryption.stat().st_mode & 0o777) == "0o600"
+    for node in (server, agent):
+        for path in (node.root / "var").rglob("*"):
+            if path.is_file():
+                text = path.read_text(errors="replace")
+                assert AGENT_PASSWORD not in text and TOKEN not in text, f"{path} holds a token"
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("K10{wrong}::node:" + AGENT_PASSWORD, "token CA hash does not match"),
+        ("K10{right}::node:not-the-agent-password", "401 Unauthorized"),
+        ("K10{right}::server:" + AGENT_PASSWORD, "401 Unauthorized"),
+    ],
+    ids=["other-ca", "wrong-password", "agent-token-as-server"],
+)
+def test_a_join_with_the_wrong_ca_or_credentials_fails(
+    cluster: tuple[Node, Node], token: str, message: str
+) -> None:
+    server, agent = cluster
+    ca_hash = _secure_cluster(server)
+    agent.configure(
+        {"node-name": "a1", "server": f"https://127.0.0.1:{server.port}"},
+        token_value=token.format(right=ca_hash, wrong="0" * 64),
+    )
+    refused = agent.run("agent")
+    assert refused.returncode == 1 and message in refused.stderr
+    assert server.run("kubectl", "get", "node", "a1").returncode == 1
+
+
+def test_first_server_cannot_start_with_a_secure_token(cluster: tuple[Node, Node]) -> None:
+    server, _ = cluster
+    server.configure({"node-name": "s1", "cluster-init": True}, token_value=f"K10{'a' * 64}::server:{TOKEN}")
+    refused = server.run("server")
+    assert refused.returncode == 1 and "before the cluster CA exists" in refused.stderr

@@ -62,3 +62,26 @@ def test_every_secret_file_is_looked_for(tree: Path, capsys: pytest.CaptureFixtu
 def write(path: Path, content: bytes) -> Path:
     path.write_bytes(content)
     return path
+
+
+def test_secure_token_counts_by_its_password(tree: Path) -> None:
+    password = b"agent-password-0123456789"
+    secure = b"K10" + b"ab" * 32 + b"::node:" + password
+    leak = write(tree / "etc/systemd/k3s.service", b"Environment=K3S_TOKEN=" + password)
+    assert leakscan.files_with_secret(secure, [tree / "etc"]) == [leak]
+    with pytest.raises(ValueError, match="password of the secure token"):
+        leakscan.files_with_secret(b"K10" + b"ab" * 32 + b"::node:short", [tree])
+
+
+def test_several_secrets_and_excluded_token_files(tree: Path) -> None:
+    other = b"second-secret-abcdefgh"
+    write(tree / "etc/rancher/k3s/token", SECRET)
+    write(tree / "etc/rancher/k3s/agent-token", other)
+    files = [str(write(tree / "s1", SECRET)), str(write(tree / "s2", other))]
+    argv = ["--secret-file", files[0], "--secret-file", files[1]]
+    assert leakscan.main([*argv, "--exclude", "token", "--exclude", "agent-token", str(tree / "etc")]) == 0
+    assert leakscan.main([*argv, "--exclude", "token", str(tree / "etc")]) == 1
+    assert leakscan.files_with_secret([SECRET, other], [tree / "etc"]) == [
+        tree / "etc/rancher/k3s/agent-token",
+        tree / "etc/rancher/k3s/token",
+    ]

@@ -20,14 +20,23 @@ What it does (see README.md next to it for the contract):
 - `k3s kubectl get node[s] [NAME] [-o name|-o jsonpath=...]` answers from the
   registry of the local server; nodes are NotReady because there is no CNI;
 - `k3s etcd-snapshot save [--name N]` writes the registry as a snapshot file;
-  `k3s server --cluster-reset --cluster-reset-restore-path=P` restores it.
-It never reads the token's value: it only records whether the token file
-exists and its mode, so the token cannot leak through the double's records.
+  `k3s server --cluster-reset --cluster-reset-restore-path=P` restores it;
+- the cluster-init server creates a (placeholder) cluster CA at
+  /var/lib/rancher/k3s/server/tls/server-ca.crt; a node joining with a
+  secure token (K10<sha256 of that file>::<user>:<password>) fetches the CA
+  from the server and refuses to join when the hash differs, as k3s does;
+  the server accepts a join only with its server token (user `server`) or,
+  for agents, its agent token (user `node`; agent-token-file).
+The token is read to check the CA pin and the credentials, but never
+written anywhere: only a digest of the password crosses the wire, and the
+records hold the token's form (secure/short, user), never its value.
 """
 
 from __future__ import annotations
 
+import base64
 import glob
+import hashlib
 import json
 import os
 import signal
@@ -54,6 +63,9 @@ STATE_DIR = DATA_DIR / "test-double"
 REGISTRY_FILE = STATE_DIR / "nodes.json"
 SNAPSHOT_DIR = DATA_DIR / "server" / "db" / "snapshots"
 KUBECONFIG_FILE = ROOT / "etc/rancher/k3s/k3s.yaml"
+CA_FILE = DATA_DIR / "server" / "tls" / "server-ca.crt"
+ENCRYPTION_CONFIG = DATA_DIR / "server" / "cred" / "encryption-config.json"
+SECURE_PREFIX = "K10"
 API_PORT = int(os.environ.get("K3S_DOUBLE_API_PORT", "6443"))
 SERVER_ROLES = "control-plane,etcd,master"
 # Settings never copied into the records (they are secrets).
@@ -118,22 +130,73 @@ def sd_notify(state: str) -> None:
         sock.sendall(state.encode())
 
 
-def token_file_record(config: dict[str, Any]) -> dict[str, Any]:
-    """Describe the token source without ever reading the token itself."""
-    record: dict[str, Any] = {"inline_token": "token" in config, "token_file": config.get("token-file")}
-    path = config.get("token-file")
+def parse_token(token: str) -> dict[str, str | None]:
+    """Split a k3s token: secure `K10<ca hash>::<user>:<password>` or short `<password>`."""
+    token = token.strip()
+    if token.startswith(SECURE_PREFIX) and "::" in token:
+        ca_hash, _, credentials = token[len(SECURE_PREFIX) :].partition("::")
+        user, sep, password = credentials.partition(":")
+        if not sep:  # a bearer token has no user part
+            user, password = "", credentials
+        return {"format": "secure", "ca_hash": ca_hash, "user": user, "password": password}
+    return {"format": "short", "ca_hash": None, "user": None, "password": token}
+
+
+def read_token(path: str | None) -> dict[str, str | None] | None:
+    if not path or not os.path.exists(path):
+        return None
+    return parse_token(Path(path).read_text())
+
+
+def digest(value: str | None) -> str:
+    return hashlib.sha256((value or "").encode()).hexdigest()
+
+
+def token_file_record(config: dict[str, Any], key: str = "token-file") -> dict[str, Any]:
+    """Describe the token source: file, mode, owner and form, never the value."""
+    record: dict[str, Any] = {
+        "inline_token": key.removesuffix("-file") in config,
+        "token_file": config.get(key),
+    }
+    path = config.get(key)
     if path and os.path.exists(path):
         st = os.stat(path)
         record.update(token_file_mode=oct(stat.S_IMODE(st.st_mode)), token_file_uid=st.st_uid)
+        parsed = read_token(path) or {}
+        record.update(format=parsed.get("format"), user=parsed.get("user"))
     return record
+
+
+def ensure_ca(config: dict[str, Any]) -> None:
+    """cluster-init makes the cluster CA once (a placeholder PEM; the hash is what joins pin)."""
+    if CA_FILE.exists():
+        return
+    token = read_token(config.get("token-file"))
+    if token and token["format"] == "secure":
+        fail(
+            "the secure token format cannot be used before the cluster CA exists: "
+            "start the first server with a short token"
+        )
+    body = base64.b64encode(b"k3s TEST DOUBLE cluster CA " + os.urandom(24).hex().encode()).decode()
+    CA_FILE.parent.mkdir(parents=True, exist_ok=True)
+    CA_FILE.write_text(f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
+    CA_FILE.chmod(0o644)
+
+
+def accepted_digests(config: dict[str, Any]) -> dict[str, str]:
+    """user -> sha256 of the password a joining node must present to this server."""
+    server = read_token(config.get("token-file")) or {}
+    agent = read_token(config.get("agent-token-file")) or server
+    return {"server": digest(server.get("password")), "node": digest(agent.get("password"))}
 
 
 def check_config(role: str, config: dict[str, Any]) -> None:
     """Refuse the configurations the real k3s refuses at start-up."""
     has_token = bool(config.get("token")) or bool(config.get("token-file"))
-    token_file = config.get("token-file")
-    if token_file and not os.path.exists(token_file):
-        fail(f"token file {token_file} does not exist")
+    for key in ("token-file", "agent-token-file"):
+        path = config.get(key)
+        if path and not os.path.exists(path):
+            fail(f"{key} {path} does not exist")
     if role == "agent" and not config.get("server"):
         fail("--server is required")
     if config.get("server") and not has_token:
@@ -147,6 +210,11 @@ def record_start(role: str, config: dict[str, Any], argv: list[str]) -> None:
         "argv": argv,
         "config": {k: v for k, v in config.items() if k not in SECRET_KEYS},
         "token": token_file_record(config),
+        **(
+            {"agent_token": token_file_record(config, "agent-token-file")}
+            if "agent-token-file" in config
+            else {}
+        ),
         "pid": os.getpid(),
         "started_at": time.time(),
     }
@@ -166,7 +234,7 @@ def own_record(role: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 class _RegistrationHandler(socketserver.StreamRequestHandler):
-    """One line per connection: `REGISTER <json>`; anything else is closed."""
+    """One line per connection: `CACERTS` or `REGISTER <json>`; anything else is closed."""
 
     timeout = 5
 
@@ -175,9 +243,16 @@ class _RegistrationHandler(socketserver.StreamRequestHandler):
             line = self.rfile.readline(65536).decode().strip()
         except (OSError, UnicodeDecodeError):
             return
-        if line.startswith("REGISTER "):
-            record = json.loads(line[len("REGISTER ") :])
-            register(record)
+        if line == "CACERTS":
+            self.wfile.write(base64.b64encode(CA_FILE.read_bytes()) + b"\n")
+        elif line.startswith("REGISTER "):
+            request = json.loads(line[len("REGISTER ") :])
+            auth = request.pop("auth", {})
+            expected = accepted_digests(load_config()).get(str(auth.get("user")))
+            if expected is None or auth.get("password_sha256") != expected:
+                self.wfile.write(f"DENIED 401 Unauthorized for user {auth.get('user')!r}\n".encode())
+                return
+            register(request)
             self.wfile.write(b"OK\n")
 
 
@@ -197,16 +272,32 @@ def server_address(url: str) -> tuple[str, int]:
     return host, int(port or API_PORT)
 
 
-def register_remote(url: str, record: dict[str, Any]) -> None:
-    """Register with the server like a joining k3s node: retry until accepted."""
+def _ask(host: str, port: int, line: bytes) -> str:
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(line + b"\n")
+        return sock.makefile().readline().strip()
+
+
+def register_remote(url: str, role: str, config: dict[str, Any], record: dict[str, Any]) -> None:
+    """Join like k3s: pin the CA (secure token), then authenticate; retry until the server answers."""
     host, port = server_address(url)
+    token = read_token(config.get("token-file")) or parse_token(str(config.get("token", "")))
+    user = token["user"] or ("server" if role == "server" else "node")
+    auth = {"user": user, "password_sha256": digest(token["password"])}
     while True:
         try:
-            with socket.create_connection((host, port), timeout=5) as sock:
-                sock.sendall(b"REGISTER " + json.dumps(record).encode() + b"\n")
-                if sock.makefile().readline().strip() == "OK":
-                    return
-        except OSError as err:
+            ca = base64.b64decode(_ask(host, port, b"CACERTS"))
+            if token["format"] == "secure" and hashlib.sha256(ca).hexdigest() != token["ca_hash"]:
+                fail(f"token CA hash does not match the cluster CA certificate served by {url}")
+            answer = _ask(host, port, b"REGISTER " + json.dumps({**record, "auth": auth}).encode())
+            if answer == "OK":
+                if role == "server":  # servers share the cluster CA
+                    CA_FILE.parent.mkdir(parents=True, exist_ok=True)
+                    CA_FILE.write_bytes(ca)
+                return
+            if answer.startswith("DENIED"):
+                fail(f"failed to join {url}: {answer[len('DENIED ') :]}")
+        except (OSError, ValueError) as err:
             print(f"k3s test double: waiting for {url}: {err}", file=sys.stderr, flush=True)
         time.sleep(1)
 
@@ -287,11 +378,16 @@ def run_service(role: str, args: list[str]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     record = own_record(role, config)
     if role == "server":
+        if config.get("cluster-init"):
+            ensure_ca(config)
+        if config.get("secrets-encryption") is True and not ENCRYPTION_CONFIG.exists():
+            # k3s writes its generated AES key here on the first start with the flag.
+            write_json(ENCRYPTION_CONFIG, {"kind": "EncryptionConfiguration", "test_double": True}, 0o600)
         api = _ApiServer((os.environ.get("K3S_DOUBLE_LISTEN", "0.0.0.0"), API_PORT), _RegistrationHandler)
         threading.Thread(target=api.serve_forever, daemon=True).start()
         write_kubeconfig(config)
     if config.get("server"):
-        register_remote(str(config["server"]), record)
+        register_remote(str(config["server"]), role, config, record)
     else:
         register(record)
     sd_notify("READY=1")

@@ -101,4 +101,4 @@ def test_unconfirmed_non_interactive_run_stops_with_the_flag_to_use(
 ) -> None:
     run = _run(tmp_path, project_root, ansible_env, "vxlan", "10.42.0.0/16")
     assert run.returncode != 0
-    assert "Re-run with -e confirm_migration=yes" in " ".join(run.stdout.split())
+    assert "or pass -e confirm_migration=yes" in " ".join(run.stdout.split())
