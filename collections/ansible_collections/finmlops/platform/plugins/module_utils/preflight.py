@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.finmlops.platform.plugins.module_utils.preflight_images import image_problems
 from ansible_collections.finmlops.platform.plugins.module_utils.preflight_api_endpoint import (
     check_api_address,
 )
+from ansible_collections.finmlops.platform.plugins.module_utils.preflight_images import image_problems
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
