@@ -118,6 +118,8 @@ def summarise(runs: list[dict], markets: list[str]) -> list[dict]:
     for market in markets:
         mine = [r for r in runs if r["market"] == market]
         n, k = len(mine), sum(r["promote"] for r in mine)
+        if n == 0:
+            continue
         lo, hi = wilson(k, n)
         target = MARKETS[market][2]
         if target is None:
@@ -181,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                     + f" ({run['seconds']:.0f} s)",
                     flush=True,
                 )
+                if args.json:  # after every run: an interrupted benchmark keeps what it measured
+                    _write(args, runs, summarise(runs, markets))
     summary = summarise(runs, markets)
     elapsed = time.perf_counter() - started
     load = os.getloadavg()
@@ -198,11 +202,15 @@ def main(argv: list[str] | None = None) -> int:
             f"[{lo:5.1%}, {hi:5.1%}]  {row['target']:7s}  {row['verdict']}"
         )
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(
-            json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=2) + "\n"
-        )
+        _write(args, runs, summary)
     return 0
+
+
+def _write(args: argparse.Namespace, runs: list[dict], summary: list[dict]) -> None:
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(
+        json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

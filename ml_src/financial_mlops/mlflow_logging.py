@@ -119,6 +119,11 @@ def log_training(
             final.update(_finite_metrics(f"baseline_{name}_", section))
         final.update(_finite_metrics("backtest_strategy_", report["backtest"]["strategy"]))
         final.update(_finite_metrics("backtest_buy_and_hold_", report["backtest"]["buy_and_hold"]))
+        if "strategy_after_costs" in report["backtest"]:
+            after = report["backtest"]["strategy_after_costs"]
+            final.update(_finite_metrics("backtest_strategy_after_costs_", after))
+        if report.get("pooled"):
+            final.update(_finite_metrics("walk_forward_pooled_", report["pooled"]["model"]))
         final.update(_finite_metrics("sanity_random_walk_", report["sanity"]["random_walk"]))
         final["best_epoch"] = float(report["training"]["best_epoch"])
         mlflow.log_metrics(final)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from financial_mlops.bundle import FeatureSpec, save_bundle
 from financial_mlops.features import FEATURE_NAMES, WARMUP_BARS
@@ -16,12 +17,45 @@ from financial_mlops.serving import BUNDLE_ARTIFACT_PATH
 from financial_mlops.tracking import DEFAULT_EXPERIMENT, SANITY_TAG, registered_model_name
 from mlflow.tracking import MlflowClient
 
+BASELINE_ACCURACY = {"majority": 0.51, "logistic_regression": 0.53}
+
+
+def walk_forward_evidence(accuracy: float, windows: int = 1200, tickers: int = 4) -> dict[str, Any]:
+    """Walk-forward windows on which the model is right on a fraction ``accuracy`` (and each baseline
+    on its BASELINE_ACCURACY). One shared uniform draw per window decides who is right (right when
+    it is below one's accuracy), so a better model is right on a superset of a worse one's windows:
+    the paired gate sees an accuracy gap of 0.02 on 1,200 windows as clear evidence, as intended."""
+    rng = np.random.default_rng(42)
+    y = rng.integers(0, 2, windows)
+    u = rng.random(windows)
+
+    def proba(acc: float) -> list[float]:
+        return np.where((u < acc) == (y == 1), 0.7, 0.3).tolist()
+
+    per = windows // tickers
+    return {
+        "k": 4,
+        "block_length": 12,
+        "windows": {
+            "ticker": np.repeat([f"T{i}" for i in range(tickers)], per).tolist(),
+            "date": [
+                f"2021-{1 + d // 28:02d}-{1 + d % 28:02d}T00:00:00Z" for d in np.tile(np.arange(per), tickers)
+            ],
+            "fold": np.tile(np.arange(per) * 4 // per, tickers).tolist(),
+            "y": y.tolist(),
+            "model": proba(accuracy),
+            "baselines": {name: proba(acc) for name, acc in BASELINE_ACCURACY.items()},
+        },
+    }
+
+
 GOOD_METRICS: dict[str, Any] = {
     "model": {"variant": "baseline"},
     "test": {"accuracy": 0.56, "n": 1200, "up_share": 0.52},
-    "baselines": {"majority": {"accuracy": 0.51}, "logistic_regression": {"accuracy": 0.53}},
+    "baselines": {name: {"accuracy": acc} for name, acc in BASELINE_ACCURACY.items()},
     "checks": {"constant_predictor": False},
     "sanity": {"random_walk": {"accuracy": 0.5, "passed": True}},
+    "walk_forward": walk_forward_evidence(0.56),
 }
 
 
@@ -70,6 +104,7 @@ class Registry:
         if metrics is None:
             report["model"]["variant"] = variant
             report["test"]["accuracy"] = accuracy
+            report["walk_forward"] = walk_forward_evidence(accuracy)
             report["sanity"]["random_walk"]["passed"] = sanity
         run_id = self.client.create_run(self.experiment_id).info.run_id
         if sanity_tag is not None:
