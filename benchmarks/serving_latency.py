@@ -145,7 +145,8 @@ def start_server(folder: Path, workdir: Path, parallel_workers: int, torch_threa
                 [str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")]
             ),
         },
-        timeout=180.0,
+        # a loaded shared machine needs minutes to start four servers with torch
+        timeout=600.0,
     )
 
 
