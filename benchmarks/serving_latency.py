@@ -145,7 +145,8 @@ def start_server(folder: Path, workdir: Path, parallel_workers: int, torch_threa
                 [str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")]
             ),
         },
-        timeout=180.0,
+        # a loaded shared machine needs minutes to start four servers with torch
+        timeout=600.0,
     )
 
 
@@ -174,20 +175,37 @@ class Target:
         return self._rest() if self.protocol == "rest" else self._grpc()
 
     def _rest(self) -> tuple[Caller, Callable[[], None]]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=30)
-        conn.connect()
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         path, body = f"/v2/models/{self.model}/infer", self._body
         headers = {"Content-Type": "application/json"}
+        state: dict[str, http.client.HTTPConnection] = {}
 
-        def call() -> None:
+        def connect() -> http.client.HTTPConnection:
+            conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=30)
+            conn.connect()
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            state["conn"] = conn
+            return conn
+
+        def send() -> None:
+            conn = state["conn"]
             conn.request("POST", path, body=body, headers=headers)
             resp = conn.getresponse()
             payload = resp.read()
             if resp.status != 200:
                 raise RuntimeError(f"{self.label}: {path} answered {resp.status}: {payload[:300]!r}")
 
-        return call, conn.close
+        def call() -> None:
+            try:
+                send()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                # uvicorn closes a keep-alive connection idle for 5 s, which a
+                # round over every target can exceed on a loaded machine
+                state["conn"].close()
+                connect()
+                send()
+
+        connect()
+        return call, lambda: state["conn"].close()
 
     def _grpc(self) -> tuple[Caller, Callable[[], None]]:
         import grpc

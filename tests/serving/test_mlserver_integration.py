@@ -232,6 +232,21 @@ def test_non_finite_values_are_invalid_argument_over_grpc(served: dict[str, Any]
     assert status == 200
 
 
+def test_grpc_answers_what_rest_answers(served: dict[str, Any]) -> None:
+    """Seldon's mesh talks gRPC: the same request gives the same outputs (direction as BYTES)."""
+    body = good_request(served)
+    status, rest = post(served["server"], body)
+    assert status == 200, rest
+    request = ModelInferRequestConverter.from_types(
+        InferenceRequest.model_validate(body), model_name=MODEL, model_version=None
+    )
+    with grpc.insecure_channel(served["server"].grpc_address) as channel:
+        answer = dataplane_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request)
+    outputs = {o.name: o for o in answer.outputs}
+    assert list(outputs["probability"].contents.fp64_contents) == rest["outputs"][0]["data"]
+    assert [b.decode() for b in outputs["direction"].contents.bytes_contents] == rest["outputs"][1]["data"]
+
+
 def test_rest_json_with_nan_token_is_refused_before_the_model(served: dict[str, Any]) -> None:
     body = json.dumps(good_request(served)).replace("[", "[NaN, ", 1).encode()
     req = urllib.request.Request(

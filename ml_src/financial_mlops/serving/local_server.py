@@ -44,7 +44,7 @@ def _log_tail(log: Path) -> str:
 
 
 def start_mlserver(
-    model_dir: Path, log: Path, extra_env: dict[str, str] | None = None, timeout: float = 120.0
+    model_dir: Path, log: Path, extra_env: dict[str, str] | None = None, timeout: float = 300.0
 ) -> MLServerProcess:
     """``mlserver start model_dir`` on free loopback ports; returns when every model is ready.
 

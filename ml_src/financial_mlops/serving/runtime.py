@@ -25,10 +25,13 @@ def encode_outputs(proba: np.ndarray, threshold: float) -> list[ResponseOutput]:
     """The two outputs; no Python loop over the batch (``tolist`` is one C call).
 
     MLServer's REST and gRPC encoders both need plain lists here: a numpy
-    array in ``data`` is not serialised by its JSON encoder.
+    array in ``data`` is not serialised by its JSON encoder (orjson without
+    numpy support).
     """
     batch = int(proba.shape[0])
-    directions = np.where(proba >= threshold, "up", "down").tolist()
+    # BYTES as bytes: MLServer's gRPC encoder refuses str there ("expected
+    # bytes, str found"); its JSON encoder writes bytes as the same strings.
+    directions = np.where(proba >= threshold, b"up", b"down").tolist()
     return [
         ResponseOutput(name="probability", datatype="FP64", shape=[batch], data=proba.tolist()),
         ResponseOutput(name="direction", datatype="BYTES", shape=[batch], data=directions),
