@@ -175,4 +175,5 @@ def test_gate_and_register_publish_their_records_for_the_train_runbook(rendered_
     assert published == {
         "gate": {"gate-decision": "/work/gate/decision.json"},
         "register": {"registration": "/work/register/registration.json"},
+        "publish": {"publication": "/work/publish/publication.json"},
     }

@@ -108,7 +108,9 @@ def test_the_storage_secret_has_one_name_everywhere() -> None:
     trainer = yaml.safe_load((root / "roles/ml_trainer/defaults/main.yml").read_text())
     assert mlserver["mlserver_storage_secret"] == DEFAULT_SECRET_NAME
     assert steps["parameters"]["storage-secret"]["default"] == DEFAULT_SECRET_NAME
-    assert trainer["ml_trainer_parameter_defaults"]["storage-secret"] == "{{ mlserver_storage_secret }}"
+    assert trainer["ml_trainer_parameter_defaults"]["storage-secret"] == (
+        "{{ mlserver_storage_secret | default('" + DEFAULT_SECRET_NAME + "') }}"
+    )
     for runbook in ("promote-model.yml", "rollback-model.yml"):
         text = (root / "playbooks/day2" / runbook).read_text()
         assert "mlserver_storage_secret" in text and "seldon-rclone-s3" not in text
