@@ -81,8 +81,8 @@ def test_all_six_charts_are_expanded_with_their_pods(objects) -> None:
     }
     for expected in [
         ("Deployment", "mlflow"),
-        ("StatefulSet", "mlflow-minio"),
-        ("StatefulSet", "mlflow-postgresql"),
+        ("StatefulSet", "minio"),
+        ("StatefulSet", "postgresql"),
         ("Deployment", "argo-workflow-controller"),
         ("Deployment", "seldon-v2-controller-manager"),
         ("DaemonSet", "metallb-speaker"),

@@ -136,7 +136,9 @@ def check_flows(
                             label,
                             src_ref,
                             f"{dst_ref}:{flow['port']}/{flow.get('protocol', 'TCP')}",
-                            "blocked: " + "; ".join(reasons),
+                            "blocked: "
+                            + "; ".join(reasons)
+                            + "; fix: allow it in a policy of the denying side, or correct the pod labels",
                         )
                     )
     problems.extend(_empty_policies(docs, pods))
