@@ -14,10 +14,6 @@ import yaml
 from ansible_collections.finmlops.platform.plugins.module_utils import render_report
 from ansible_collections.finmlops.platform.plugins.module_utils.chart_expand import CHART_ANNOTATION
 
-# TEMPORARY expected failures (issue 13 fixes them on its own branch; the lead removes this
-# list at merge): the application images are still localhost/ on this branch.
-ISSUE_13_EXPECTED = ("image localhost/financial-mlops-trainer",)
-
 CHARTS = {
     "tigera-operator-v3.30.7",
     "metallb-0.15.3",
@@ -100,11 +96,11 @@ def test_render_summary_is_printed_with_zero_problems(render) -> None:
 
 
 @pytest.mark.slow
-def test_sample_render_has_no_problem_beyond_issue_13(objects, inputs) -> None:
+def test_sample_render_has_no_problem(objects, inputs) -> None:
     report = check(objects, inputs)
     assert report.pod_security == [], [str(v) for v in report.pod_security]
     assert report.references == [], [str(p) for p in report.references]
-    assert all(any(e in k["missing"] for e in ISSUE_13_EXPECTED) for k in report.known), report.known
+    assert report.known == [], report.known
 
 
 @pytest.mark.slow
