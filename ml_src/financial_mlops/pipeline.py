@@ -18,6 +18,7 @@ from financial_mlops.evaluation import evaluate_split
 from financial_mlops.feature_store import data_section
 from financial_mlops.models import LSTMClassifier, build_model, count_parameters
 from financial_mlops.plots import plot_equity, plot_loss_curves
+from financial_mlops.progress import step_note
 from financial_mlops.sanity import random_walk_check
 from financial_mlops.train import FitResult, TrainConfig, fit, predict_logits, seed_everything
 
@@ -48,12 +49,14 @@ def _finish_report(
     report: dict[str, Any], model: LSTMClassifier, prepared: PreparedData, out_dir: Path, seed: int
 ) -> list[Path]:
     """Test metrics, baselines, backtest, sanity check and plots (shared by train and evaluate)."""
+    step_note("report", "scoring the test split against the naive baselines")
     proba = _proba(model, prepared.splits["test"].X)
     metrics, baselines, backtest, checks, warnings = evaluate_split(proba, prepared, "test")
     curves = backtest.pop("curves")
     report["test"] = metrics
     report["baselines"] = baselines
     report["backtest"] = backtest
+    step_note("report", "random-walk leakage check")
     sanity = random_walk_check(lambda x: _proba(model, x), prepared.spec, seed)
     report["sanity"] = {"random_walk": sanity}
     checks["sanity_random_walk_passed"] = sanity["passed"]
