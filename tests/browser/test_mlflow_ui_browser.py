@@ -65,7 +65,11 @@ def demo_store(tmp_path_factory):
     plot_loss_curves(history, 3, plots / "loss_curves.png")
     steps = np.arange(50)
     plot_equity(
-        {"strategy": 1 + 0.002 * steps, "buy_and_hold": 1 + 0.001 * steps},
+        {
+            "dates": np.datetime64("2024-01-01") + steps,
+            "strategy": 1 + 0.002 * steps,
+            "buy_and_hold": 1 + 0.001 * steps,
+        },
         plots / "equity_curve.png",
         "Test split: long/flat vs buy and hold",
     )
@@ -127,7 +131,7 @@ def test_mlflow_ui_shows_the_experiment_run_metrics_params_and_plots(mlflow_ui, 
     exp_id, run = demo_store["experiment"].experiment_id, demo_store["run"]
     run_id, run_name = run.info.run_id, run.info.run_name
     with Browser(width=1400, height=1000) as browser:
-        browser.open(f"{mlflow_ui}/#/experiments/{exp_id}")
+        browser.open(f"{mlflow_ui}/#/experiments/{exp_id}/runs")
         text = browser.wait_for_text("financial-lstm", run_name, timeout=120)
         assert run_name == "train-lightweight"
         browser.screenshot(tmp_path / "mlflow-experiment.png")
