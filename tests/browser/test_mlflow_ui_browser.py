@@ -148,13 +148,14 @@ def test_mlflow_ui_shows_the_experiment_run_metrics_params_and_plots(mlflow_ui, 
         browser.wait_for_text("loss_curves.png", "equity_curve.png", timeout=120)
         # The PNG as the UI's artifact view fetches it, from inside the page.
         fetched = browser.evaluate(
-            "Promise.all(['get-artifact', 'ajax-api/2.0/mlflow/get-artifact'].map(p =>"
+            "Promise.all(['get-artifact'].map(p =>"
             f" fetch(p + '?path=plots/loss_curves.png&run_uuid={run_id}')"
             ".then(r => r.ok ? r.blob().then(b => [r.status, b.type, b.size]) : [r.status, '', 0])))"
         )
         assert any(status == 200 and size > 1000 for status, _type, size in fetched), fetched
         browser.screenshot(tmp_path / "mlflow-artifacts.png")
-        errors = [e for e in browser.errors() if "favicon" not in e]
+        # users/current: the UI asks for the logged-in user; a server without the auth app answers 404.
+        errors = [e for e in browser.errors() if "favicon" not in e and "mlflow/users/current" not in e]
     for shot in ("mlflow-experiment.png", "mlflow-run.png", "mlflow-artifacts.png"):
         assert non_blank_fraction(tmp_path / shot) > 0.03, f"{shot} is (nearly) blank"
         keep(tmp_path / shot)
