@@ -170,7 +170,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         outcome = run_training(args.data, args.variant, config, _split_config(args), **common)
     if not args.no_tracking:
         from financial_mlops.mlflow_logging import log_training
+        from financial_mlops.progress import step_note
 
+        step_note(f"train {args.variant}", "logging the run to MLflow and registering the model")
         section = log_training(outcome, args.tracking_uri, args.experiment, register=not args.no_register)
         print(f"MLflow run {section['run_id']} at {section['tracking_uri']}", file=sys.stderr)
         if "registered_model" in section:

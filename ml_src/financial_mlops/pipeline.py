@@ -21,6 +21,7 @@ from financial_mlops.folds import walk_forward
 from financial_mlops.metrics import calibration_table, downsample_curves
 from financial_mlops.models import LSTMClassifier, build_model, count_parameters
 from financial_mlops.plots import plot_equity, plot_loss_curves, plot_reliability
+from financial_mlops.progress import step_note
 from financial_mlops.sanity import random_walk_check
 from financial_mlops.train import FitResult, TrainConfig, fit, predict_logits, seed_everything
 
@@ -56,6 +57,7 @@ def _finish_report(
     cost_bps: float = policy.COST_BPS,
 ) -> list[Path]:
     """Test metrics, baselines, calibration, backtest, sanity check, plots (shared by train and evaluate)."""
+    step_note("report", "scoring the test split against the naive baselines")
     test = prepared.splits["test"]
     proba = _proba(model, test.X)
     metrics, baselines, backtest, checks, warnings = evaluate_split(proba, prepared, "test", cost_bps)
@@ -65,6 +67,7 @@ def _finish_report(
     report["calibration"] = calibration_table(test.y, proba, policy.CALIBRATION_BINS)
     backtest["equity_curve"] = downsample_curves(curves)
     report["backtest"] = backtest
+    step_note("report", "random-walk leakage check")
     sanity = random_walk_check(lambda x: _proba(model, x), prepared.spec, seed)
     report["sanity"] = {"random_walk": sanity}
     checks["sanity_random_walk_passed"] = sanity["passed"]

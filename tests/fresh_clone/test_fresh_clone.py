@@ -118,12 +118,12 @@ def test_a_tampered_file_is_refused(tmp_path, mirror) -> None:
     clone = clone_without_shared(tmp_path / "noshared" / "proj")
     entry = lock_entries(clone / "playbooks" / "vars" / "schemas-lock.yml")[0]
     lock = clone / "playbooks" / "vars" / "schemas-lock.yml"
-    lock.write_text(lock.read_text().replace(entry["sha256"], "0" * 64, 1))
+    lock.write_text(lock.read_text().replace(entry["sha256"], "f" * 64, 1))
     run = subprocess.run(
         [sys.executable, "scripts/fetch_pinned.py", "--shared", str(tmp_path / "none"), "--only", "schemas"],
         cwd=clone, env={**os.environ, "FINMLOPS_FETCH_BASE_URL": mirror}, capture_output=True, text=True,
         timeout=300, check=False,
     )  # fmt: skip
     assert run.returncode == 2
-    assert f"is not the pinned {'0' * 64}; not using it" in run.stderr
+    assert f"is not the pinned {'f' * 64}; not using it" in run.stderr
     assert not (clone / ".cache" / "schemas" / entry["dest"]).exists()
