@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,14 +18,26 @@ MODULES = sorted(p.stem for p in (COLLECTION / "plugins" / "modules").glob("*.py
 
 
 def filter_names() -> list[str]:
-    sys.path.insert(0, str(COLLECTION.parents[2]))
-    names = []
-    for path in sorted((COLLECTION / "plugins" / "filter").glob("*.py")):
-        module = __import__(
-            f"ansible_collections.finmlops.platform.plugins.filter.{path.stem}", fromlist=["x"]
-        )
-        names += list(module.FilterModule().filters())
-    return sorted(names)
+    """Names every filter plugin registers, read in a child process.
+
+    Importing the plugins imports ansible, whose import-time patches (sys.intern)
+    break torch's dynamo when later tests of this pytest process train a model.
+    """
+    script = (
+        "import json, pathlib, sys\n"
+        "root = pathlib.Path(sys.argv[1])\n"
+        "sys.path.insert(0, str(root.parents[2]))\n"
+        "names = []\n"
+        "for path in sorted((root / 'plugins' / 'filter').glob('*.py')):\n"
+        "    module = __import__('ansible_collections.finmlops.platform.plugins.filter.' + path.stem,"
+        " fromlist=['x'])\n"
+        "    names += list(module.FilterModule().filters())\n"
+        "print(json.dumps(sorted(names)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(COLLECTION)], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out)
 
 
 FILTERS = filter_names()
