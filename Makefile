@@ -11,11 +11,15 @@ STAMP    := $(VENV)/.installed
 # Pinned upstream files (read, never copied): ../shared/<name> when it is
 # there, else .cache/<name>, filled on first use from playbooks/vars/<name>-lock.yml
 # (sha256-checked) by scripts/fetch_pinned.py; FINMLOPS_FETCH_BASE_URL: a mirror.
+# Charts: FINMLOPS_CHART_DIR when it names a folder (e.g. `make charts` output),
+# else ../shared/charts, else fetched (5 of 6 chart sha256 are not verified yet:
+# the fetch refuses them, see playbooks/vars/charts-lock.yml).
 SHARED       ?= $(abspath ../shared)
 PINNED_CACHE ?= $(abspath .cache)
 pinned_dir    = $(if $(wildcard $(SHARED)/$(1)/.),$(SHARED)/$(1),$(PINNED_CACHE)/$(1))
 export FINMLOPS_SCHEMA_DIR ?= $(call pinned_dir,schemas)
 export FINMLOPS_UPSTREAM_EXAMPLES ?= $(call pinned_dir,upstream-examples)
+export FINMLOPS_CHART_DIR ?= $(call pinned_dir,charts)
 export FINMLOPS_FETCH_BASE_URL
 # Project-local podman settings for molecule (see the header of molecule/containers.conf).
 export CONTAINERS_CONF := $(abspath molecule/containers.conf)
@@ -36,7 +40,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create .venv and install the project (idempotent)
 
 pinned: setup ## provide the pinned schemas, fixtures and charts: ../shared, else fetched into .cache (checksummed)
-	$(PY) scripts/fetch_pinned.py --shared $(SHARED) --cache $(PINNED_CACHE)
+	$(PY) scripts/fetch_pinned.py --shared $(SHARED) --cache $(PINNED_CACHE) \
+	  $(if $(wildcard $(FINMLOPS_CHART_DIR)/.),--only schemas --only upstream-examples)
 
 demo: setup pinned ## the main job on the embedded default (one machine, no cluster)
 	$(BIN)/ansible-playbook -i inventory/local playbooks/local.yml $(DEMO_ARGS)
