@@ -15,6 +15,7 @@ COLLECTION = (
     Path(__file__).resolve().parents[2] / "collections" / "ansible_collections" / "finmlops" / "platform"
 )
 MODULES = sorted(p.stem for p in (COLLECTION / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+CALLBACKS = sorted(p.stem for p in (COLLECTION / "plugins" / "callback").glob("*.py") if p.stem != "__init__")
 
 
 def filter_names() -> list[str]:
@@ -43,7 +44,9 @@ def filter_names() -> list[str]:
 FILTERS = filter_names()
 
 
-@pytest.mark.parametrize(("kind", "names"), [("module", MODULES), ("filter", FILTERS)])
+@pytest.mark.parametrize(
+    ("kind", "names"), [("module", MODULES), ("filter", FILTERS), ("callback", CALLBACKS)]
+)
 def test_ansible_doc_shows_every_plugin(kind: str, names: list[str]) -> None:
     run = run_ansible("ansible-doc", "--json", "-t", kind, *[f"finmlops.platform.{n}" for n in names])
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
@@ -60,7 +63,9 @@ def test_readme_documents_every_module_and_filter() -> None:
     documented = set(re.findall(r"^\| `([a-z0-9_]+)` \|", readme, flags=re.M))
     assert set(MODULES) - documented == set(), "modules missing from the collection README"
     assert set(FILTERS) - documented == set(), "filters missing from the collection README"
-    assert documented - set(MODULES) - set(FILTERS) == set(), "README lists plugins that do not exist"
+    assert set(CALLBACKS) - documented == set(), "callbacks missing from the collection README"
+    unknown = documented - set(MODULES) - set(FILTERS) - set(CALLBACKS)
+    assert unknown == set(), f"README lists plugins that do not exist: {sorted(unknown)}"
 
 
 def test_galaxy_build_succeeds(tmp_path) -> None:

@@ -71,6 +71,7 @@ def test_training_run_is_tracked_registered_and_loadable(tracking_server, tmp_pa
     assert {a.path for a in client.list_artifacts(run.info.run_id, "plots")} == {
         "plots/loss_curves.png",
         "plots/equity_curve.png",
+        "plots/reliability.png",
     }
     version = client.get_model_version_by_alias("financial-lstm-lightweight", "challenger")
     assert version.version == section["version"] and version.run_id == run.info.run_id

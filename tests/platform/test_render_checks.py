@@ -177,9 +177,16 @@ def test_webhook_to_missing_service_is_caught(objects, inputs) -> None:
 
 @pytest.mark.slow
 def test_unpullable_image_rule_is_data_driven(objects, inputs) -> None:
-    report = render_report.check_render(objects, inputs["provided"], inputs["unpullable"], (), ())
+    # The sample pulls from a registry; a user who empties ml_image_registry gets localhost/ images.
+    def local_image(obj):
+        obj["spec"]["template"]["spec"]["containers"][0]["image"] = "localhost/financial-mlops-mlserver:0.1.0"
+
+    local = mutated(objects, "Deployment", "mlflow", local_image)
+    rules = inputs["unpullable"]
+    assert not render_report.check_render(objects, inputs["provided"], rules, (), ()).references
+    report = render_report.check_render(local, inputs["provided"], rules, (), ())
     assert any("localhost/" in p.missing and p.path.endswith(".image") for p in report.references)
-    assert not render_report.check_render(objects, inputs["provided"], [], (), ()).references
+    assert not render_report.check_render(local, inputs["provided"], [], (), ()).references
 
 
 @pytest.mark.slow

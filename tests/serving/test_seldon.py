@@ -55,6 +55,13 @@ def platform_server(project_root: Path) -> list[dict[str, Any]]:
         loader=jinja2.FileSystemLoader(role / "templates"), undefined=jinja2.StrictUndefined
     )
     env.filters["to_json"] = json.dumps
+    # Defaults that are themselves templates (mlserver_image names ml_image_registry) are
+    # resolved as Ansible would, with the sample inventory's registry.
+    sample = project_root / "inventory" / "sample" / "group_vars" / "all" / "images.yml"
+    variables.update(yaml.safe_load(sample.read_text()))
+    for key, value in list(variables.items()):
+        if isinstance(value, str) and "{{" in value:
+            variables[key] = env.from_string(value).render(**variables)
     return list(yaml.safe_load_all(env.get_template("server.yaml.j2").render(**variables)))
 
 
