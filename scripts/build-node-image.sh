@@ -31,45 +31,21 @@ NODE_IMAGE_PACKAGES="python3,python3-apt,python3-yaml,openssh-server,systemd,sys
 # Downloaded into /var/cache/apt/archives only; node_prep installs them.
 NODE_IMAGE_PRESEED="iptables nftables conntrack socat curl"
 
-die() {
-  echo "build-node-image: $*" >&2
-  exit 1
-}
-
-force=false
-case "${1:-}" in
-  --force) force=true ;;
-  "") ;;
-  *) die "unknown argument '$1' (usage: $0 [--force])" ;;
-esac
-
-for tool in podman debootstrap tar sha256sum; do
-  command -v "$tool" >/dev/null 2>&1 ||
-    die "'$tool' not found; install it with: apt-get install podman runc debootstrap"
-done
-[ "$(id -u)" -eq 0 ] || die "debootstrap needs root; run as root (CI and the dev machines do)"
+PROG=build-node-image
+# shellcheck source=scripts/lib/debootstrap-image.sh
+. "$(dirname "$0")/lib/debootstrap-image.sh"
+parse_force_flag "$@"
+require_debootstrap_tools
 
 wanted_hash="$(printf '%s %s %s %s' "$SUITE" "$DEBIAN_MIRROR" "$NODE_IMAGE_PACKAGES" "$NODE_IMAGE_PRESEED" | sha256sum | cut -d' ' -f1)"
-
-if ! $force && podman image exists "$NODE_IMAGE"; then
-  have_hash="$(podman image inspect --format '{{ index .Labels "finmlops.packages" }}' "$NODE_IMAGE" 2>/dev/null || true)"
-  if [ "$have_hash" = "$wanted_hash" ]; then
-    echo "build-node-image: $NODE_IMAGE is up to date, skipping the build"
-    exit 0
-  fi
-  echo "build-node-image: $NODE_IMAGE has another package list, rebuilding it"
+if ! $force && image_is_current "$NODE_IMAGE" "$wanted_hash"; then
+  echo "build-node-image: $NODE_IMAGE is up to date, skipping the build"
+  exit 0
 fi
 
 rootfs="$(mktemp -d /var/tmp/finmlops-node-rootfs.XXXXXX)"
 trap 'rm -rf "$rootfs"' EXIT
-
-echo "build-node-image: debootstrap $SUITE into $rootfs (about a minute)"
-debootstrap --variant=minbase --include="$NODE_IMAGE_PACKAGES" "$SUITE" "$rootfs" "$DEBIAN_MIRROR" \
-  >"$rootfs.log" 2>&1 || {
-  tail -n 30 "$rootfs.log" >&2
-  die "debootstrap failed (full log: $rootfs.log); check that $DEBIAN_MIRROR is reachable"
-}
-rm -f "$rootfs.log"
+debootstrap_root "$rootfs" "$SUITE" "$DEBIAN_MIRROR" "$NODE_IMAGE_PACKAGES"
 
 # Every container must get its own machine-id at boot (systemd generates one
 # when the file is empty); a baked-in id would be shared by all five nodes.
@@ -106,11 +82,7 @@ chroot "$rootfs" sh -c "apt-get update -qq && apt-get install -qq -y --download-
 rm -f "$rootfs.apt.log"
 : >"$rootfs/etc/resolv.conf"
 
-echo "build-node-image: importing $NODE_IMAGE"
-tar -C "$rootfs" -c . | podman import --quiet \
+import_root "$rootfs" "$NODE_IMAGE" "$wanted_hash" \
   --change 'CMD ["/sbin/init"]' \
   --change 'STOPSIGNAL SIGRTMIN+3' \
-  --change "LABEL finmlops.packages=$wanted_hash" \
-  --change 'LABEL org.opencontainers.image.description="finmlops molecule test node, Debian 12 with systemd"' \
-  - "$NODE_IMAGE" >/dev/null
-echo "build-node-image: built $NODE_IMAGE"
+  --change 'LABEL org.opencontainers.image.description="finmlops molecule test node, Debian 12 with systemd"'
