@@ -69,7 +69,6 @@ def _reset_peak() -> bool:
 
 def measure_size(n_tickers: int, n_bars: int, variant: str, threads: int, batch_size: int) -> dict[str, Any]:
     import torch
-    from financial_mlops.bundle import FeatureSpec
     from financial_mlops.data import load_market, require_rows
     from financial_mlops.dataset import (
         SPLITS,
@@ -82,6 +81,7 @@ def measure_size(n_tickers: int, n_bars: int, variant: str, threads: int, batch_
     )
     from financial_mlops.features import FEATURE_NAMES, WARMUP_BARS
     from financial_mlops.models import build_model
+    from financial_mlops.spec import FeatureSpec
     from financial_mlops.synth import generate_market, write_market
     from financial_mlops.train import train_epoch
     from torch import nn

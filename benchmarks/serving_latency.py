@@ -82,9 +82,10 @@ def _write_settings(folder: Path, settings: dict[str, Any]) -> Path:
 
 def build_bundle(variant: str, out: Path, registry_model: str | None, tracking_uri: str | None) -> Path:
     """A bundle directory for ``variant`` (random weights) or of a registered version."""
-    from financial_mlops.bundle import FeatureSpec, save_bundle
+    from financial_mlops.bundle import save_bundle
     from financial_mlops.features import FEATURE_NAMES, WARMUP_BARS
     from financial_mlops.models import build_model
+    from financial_mlops.spec import FeatureSpec
 
     if registry_model:
         from financial_mlops.mlflow_logging import download_bundle

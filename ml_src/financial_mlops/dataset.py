@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from financial_mlops.bundle import FeatureSpec
 from financial_mlops.data import DataValidationError, MarketData, require_rows
 from financial_mlops.features import FEATURE_NAMES, WARMUP_BARS, compute_features
+from financial_mlops.spec import FeatureSpec
 
 SPLITS = ("train", "val", "test")
 MIN_SAMPLES_PER_SPLIT = 16

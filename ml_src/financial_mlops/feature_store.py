@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from financial_mlops.bundle import FEATURE_SPEC_FILE, FeatureSpec
+from financial_mlops.bundle import FEATURE_SPEC_FILE
 from financial_mlops.data import MarketData
 from financial_mlops.dataset import SPLITS, PreparedData, SplitArrays, SplitConfig
+from financial_mlops.spec import FeatureSpec
 
 ARRAYS_FILE = "features.npz"
 MANIFEST_FILE = "FEATURES.json"

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-if TYPE_CHECKING:  # bundle imports this module
-    from financial_mlops.bundle import FeatureSpec
+if TYPE_CHECKING:
+    from financial_mlops.spec import FeatureSpec
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from financial_mlops.bundle import FeatureSpec
 from financial_mlops.data import MarketData, TickerSeries
 from financial_mlops.dataset import all_windows
 from financial_mlops.metrics import classification_metrics
+from financial_mlops.spec import FeatureSpec
 from financial_mlops.synth import generate_market
 
 # ~7,400 windows: the standard error of accuracy is ~0.006, so the band is

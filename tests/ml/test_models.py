@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from financial_mlops.bundle import FeatureSpec, load_bundle, save_bundle
+from financial_mlops.bundle import load_bundle, save_bundle
 from financial_mlops.models import VARIANTS, ProbabilityModel, build_model, count_parameters
+from financial_mlops.spec import FeatureSpec
 
 N_FEATURES = 14
 

@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from financial_mlops.bundle import FeatureSpec, save_bundle
+from financial_mlops.bundle import save_bundle
 from financial_mlops.features import FEATURE_NAMES, WARMUP_BARS
 from financial_mlops.models import build_model
 from financial_mlops.serving import BUNDLE_ARTIFACT_PATH
+from financial_mlops.spec import FeatureSpec
 from financial_mlops.tracking import DEFAULT_EXPERIMENT, SANITY_TAG, registered_model_name
 from mlflow.tracking import MlflowClient
 

@@ -97,7 +97,7 @@ def test_render_touches_no_cluster(manifests) -> None:
 
 
 def test_the_storage_secret_has_one_name_everywhere() -> None:
-    """seldon.py's default, the mlserver role (which creates it), the pipeline parameter and the runbooks."""
+    """seldon.py's default, the mlserver role (which creates it), the pipeline parameter, model_lifecycle."""
     from pathlib import Path
 
     import yaml
@@ -111,6 +111,6 @@ def test_the_storage_secret_has_one_name_everywhere() -> None:
     assert trainer["ml_trainer_parameter_defaults"]["storage-secret"] == (
         "{{ mlserver_storage_secret | default('" + DEFAULT_SECRET_NAME + "') }}"
     )
-    for runbook in ("promote-model.yml", "rollback-model.yml"):
-        text = (root / "playbooks/day2" / runbook).read_text()
-        assert "mlserver_storage_secret" in text and "seldon-rclone-s3" not in text
+    # promote-model.yml and rollback-model.yml publish through the model_lifecycle role.
+    lifecycle = (root / "roles/model_lifecycle/defaults/main.yml").read_text()
+    assert "mlserver_storage_secret" in lifecycle and "seldon-rclone-s3" not in lifecycle

@@ -175,8 +175,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
         record_path=args.record,
         log_to_mlflow=not args.no_log,
     )
-    _emit(gate.record)
-    return 0 if gate.decision.promote else EXIT_REJECTED
+    # The record, plus what this run did: `changed` (False when the same
+    # decision was already recorded) and `already_champion` (nothing to
+    # decide), so a runbook reports changed=0 on a rerun with nothing new.
+    _emit({**gate.record, "changed": gate.changed, "already_champion": gate.already_champion})
+    return 0 if gate.already_champion or gate.decision.promote else EXIT_REJECTED
 
 
 def cmd_register(args: argparse.Namespace) -> int:

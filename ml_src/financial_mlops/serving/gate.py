@@ -44,16 +44,18 @@ PASS, FAIL, MISSING = "pass", "fail", "missing"
 @dataclass(frozen=True)
 class GateThresholds:
     # Fewest test windows a decision may rest on.
-    min_test_samples: int = 200
+    min_test_samples: int = policy.MIN_TEST_SAMPLES
     # Besides significance, the observed walk-forward difference on the
     # policy metric over each baseline must be at least this (practical size).
-    min_edge_over_baselines: float = 0.005
+    min_edge_over_baselines: float = policy.MIN_EDGE_OVER_BASELINES
     # Observed difference against the champion may be at most this negative
     # (besides significance; it matters only when alpha = 1 disables that).
-    max_regression_vs_champion: float = 0.0
+    max_regression_vs_champion: float = policy.MAX_REGRESSION_VS_CHAMPION
     # Demand a logged re-evaluation of the artifact (evaluate --train-report)
-    # that reproduces the training-time test metrics. The training pipeline
-    # sets it; a version without one is then rejected as missing evidence.
+    # that reproduces the training-time test metrics; a version without one
+    # is then rejected as missing evidence. Off for library and ad-hoc CLI
+    # use; the pipeline's steps and the model_lifecycle role turn it on as
+    # the policy's require_reevaluation says (--require-reevaluation).
     require_reevaluation: bool = False
     # One-sided level of the Holm-adjusted comparisons; 1.0 switches the
     # significance requirement off (smoke runs only; summaries say RELAXED).

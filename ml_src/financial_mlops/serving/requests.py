@@ -25,8 +25,8 @@ import numpy as np
 from mlserver.errors import MLServerError
 from mlserver.types import InferenceRequest, RequestInput
 
-from financial_mlops.bundle import FeatureSpec
 from financial_mlops.features import FEATURE_NAMES, RAW_COLUMNS, feature_array
+from financial_mlops.spec import FeatureSpec
 
 FEATURES_INPUT = "features"
 OHLCV_INPUT = "ohlcv"

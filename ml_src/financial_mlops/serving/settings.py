@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from financial_mlops.bundle import FeatureSpec
 from financial_mlops.features import RAW_COLUMNS
 from financial_mlops.serving import CAPABILITY, RUNTIME_IMPLEMENTATION
+from financial_mlops.spec import FeatureSpec
 
 MODEL_SETTINGS_FILE = "model-settings.json"
 

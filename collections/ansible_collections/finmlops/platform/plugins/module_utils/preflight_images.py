@@ -8,7 +8,8 @@ Pure logic on inventory data (nothing is contacted). Two seams it closes:
   policy does not force a pull;
 * the Seldon Server that claims the ``financial-lstm`` capability must run
   our serving image: the upstream ``seldonio/mlserver`` image does not contain
-  ``financial_mlops``, so the Models would schedule there and fail to load.
+  our runtime (the project's ML package), so the Models would schedule there
+  and fail to load.
 
 The default image names mirror roles/ml_trainer and roles/mlserver defaults
 (tests/preflight checks that they agree).
@@ -23,8 +24,8 @@ from typing import Any
 
 TRAINER_IMAGE_NAME = "financial-mlops-trainer"
 MLSERVER_IMAGE_NAME = "financial-mlops-mlserver"
-# Capability our Models require (financial_mlops.serving.CAPABILITY); the
-# controller never imports the ML package, so it is repeated here.
+# Capability our Models require (CAPABILITY of the ML package's serving
+# module); the collection never imports the ML package, so it is repeated here.
 SERVING_CAPABILITY = "financial-lstm"
 # mlserver_capabilities default (roles/mlserver/defaults/main.yml).
 DEFAULT_MLSERVER_CAPABILITIES = ("financial-lstm", "mlserver", "python")
@@ -111,8 +112,8 @@ def image_problems(settings: Mapping[str, Any]) -> list[Problem]:
             (
                 "mlserver_image",
                 f"{images['mlserver_image']} is the upstream MLServer image, which does not contain "
-                f"financial_mlops, yet the Server claims the {SERVING_CAPABILITY!r} capability: our Models "
-                "would be scheduled on it and fail to load their runtime",
+                f"our serving runtime, yet the Server claims the {SERVING_CAPABILITY!r} capability: our "
+                "Models would be scheduled on it and fail to load their runtime",
                 "remove mlserver_image from the inventory so it defaults to our serving image "
                 f"(<ml_image_registry>/{MLSERVER_IMAGE_NAME}), or set it to a build of "
                 "containers/Containerfile.mlserver",
