@@ -84,19 +84,23 @@ def _client(monkeypatch, url: str, user: tuple[str, str]) -> MlflowClient:
     return MlflowClient(tracking_uri=url)
 
 
-def _run_users_job(url: str, creds: dict) -> subprocess.CompletedProcess:
+def _run_users_job(url: str, creds: dict, files: Path | None = None) -> subprocess.CompletedProcess:
+    """The Job's script; with ``files``, each credential is a file named by <VARIABLE>_FILE, as in the Job."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update(
-        MLFLOW_TRACKING_URI=url,
-        MLFLOW_TRACKING_USERNAME=creds["admin"][0],
-        MLFLOW_TRACKING_PASSWORD=creds["admin"][1],
-        MLFLOW_ACCOUNTS=_accounts_env(),
-        MLFLOW_USERS_WAIT_SECONDS="60",
-    )
+    env.update(MLFLOW_TRACKING_URI=url, MLFLOW_ACCOUNTS=_accounts_env(), MLFLOW_USERS_WAIT_SECONDS="60")
+    values = {"MLFLOW_TRACKING_USERNAME": creds["admin"][0], "MLFLOW_TRACKING_PASSWORD": creds["admin"][1]}
     for account in ROLE_VARS["mlflow_accounts"]:
         user, password = creds[account["name"]]
-        env[f"{account['name'].upper()}_USER"] = user
-        env[f"{account['name'].upper()}_PASSWORD"] = password
+        values[f"{account['name'].upper()}_USER"] = user
+        values[f"{account['name'].upper()}_PASSWORD"] = password
+    for variable, value in values.items():
+        if files is None:
+            env[variable] = value
+        else:
+            path = files / variable.lower()
+            path.write_text(value + "\n", encoding="utf-8")
+            path.chmod(0o600)
+            env[f"{variable}_FILE"] = str(path)
     return subprocess.run(
         [sys.executable, str(USERS_SCRIPT)], env=env, capture_output=True, text=True, timeout=120
     )
@@ -176,8 +180,11 @@ def test_accounts_job_then_only_the_right_credentials_get_in(auth_server, monkey
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 403, name
 
-    # A rerun of the job converges (the passwords are set again, nothing fails).
-    second = _run_users_job(url, creds)
+    # A rerun of the job converges (the passwords are set again, nothing fails),
+    # this time reading every credential from files, as the Job does.
+    secret_dir = workdir / "secrets"
+    secret_dir.mkdir(mode=0o700)
+    second = _run_users_job(url, creds, files=secret_dir)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "finmlops-pipeline: updated" in second.stdout
     assert _status(url, creds["pipeline"]) == 200

@@ -86,9 +86,17 @@ def test_the_accounts_job_takes_every_credential_from_secrets(platform_render) -
     container = spec["containers"][0]
     env = _env(container)
     assert env["MLFLOW_ACCOUNTS"]["value"] == "pipeline:EDIT reader:"
-    assert _secret_ref(env["MLFLOW_TRACKING_PASSWORD"]) == ("mlflow-auth-admin", "password")
-    assert _secret_ref(env["PIPELINE_PASSWORD"]) == ("mlflow-pipeline", "password")
-    assert _secret_ref(env["READER_PASSWORD"]) == ("mlflow-reader", "password")
+    # Credentials as files of the mounted Secrets (the script reads <VARIABLE>_FILE).
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    for variable, volume, secret, key in [
+        ("MLFLOW_TRACKING_PASSWORD", "admin", "mlflow-auth-admin", "password"),
+        ("PIPELINE_PASSWORD", "pipeline", "mlflow-pipeline", "password"),
+        ("READER_PASSWORD", "reader", "mlflow-reader", "password"),
+    ]:
+        assert env[f"{variable}_FILE"]["value"] == f"{mounts[volume]}/{key}"
+        assert secrets[volume] == secret
+        assert variable not in env
     assert not any("PASSWORD" in arg for arg in container["command"] + container.get("args", []))
     script = platform_render.one("ConfigMap", jobs[0]["metadata"]["name"], "mlflow")["data"][
         "mlflow_users.py"

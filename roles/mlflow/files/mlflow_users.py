@@ -2,8 +2,9 @@
 
 Run by the mlflow-users Job (roles/mlflow/templates/users-job.yaml.j2) with the
 admin credentials in MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD and
-one account per client in <NAME>_USER / <NAME>_PASSWORD (all from Secrets,
-never on a command line). Standard library only: it runs in the tracking
+one account per client in <NAME>_USER / <NAME>_PASSWORD, each given either
+as the variable itself or as <VARIABLE>_FILE naming a file that holds it (the
+Job mounts its Secrets as files); never on a command line. Standard library only: it runs in the tracking
 server's image, whatever MLflow client version that image carries.
 
 - Every account named in MLFLOW_ACCOUNTS ("pipeline:EDIT reader:") exists
@@ -38,8 +39,19 @@ class ApiError(Exception):
         self.code = code
 
 
+def secret(name: str) -> str:
+    """The variable ``name``, else the content of the file ``$<name>_FILE`` (a mounted Secret key)."""
+    if name in os.environ:
+        return os.environ[name]
+    path = os.environ.get(f"{name}_FILE")
+    if not path:
+        raise SystemExit(f"neither {name} nor {name}_FILE is set")
+    with open(path, encoding="utf-8") as handle:
+        return handle.read().rstrip("\n")
+
+
 def _authorization() -> str:
-    pair = f"{os.environ['MLFLOW_TRACKING_USERNAME']}:{os.environ['MLFLOW_TRACKING_PASSWORD']}"
+    pair = f"{secret('MLFLOW_TRACKING_USERNAME')}:{secret('MLFLOW_TRACKING_PASSWORD')}"
     return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
@@ -145,8 +157,8 @@ def main() -> int:
     wait_for_server()
     experiments = registered_models = None
     for name, _, permission in accounts:
-        username = os.environ[f"{name.upper()}_USER"]
-        outcome = ensure_user(username, os.environ[f"{name.upper()}_PASSWORD"])
+        username = secret(f"{name.upper()}_USER")
+        outcome = ensure_user(username, secret(f"{name.upper()}_PASSWORD"))
         print(f"MLflow account {username}: {outcome}")
         if not permission:
             continue
