@@ -110,11 +110,22 @@ def postgres(pg_bin: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def mlflow_server(backend_uri: str, workdir: Path, timeout: float = 180.0) -> Iterator[str]:
-    """``mlflow server`` on a free loopback port with proxied artifacts under ``workdir``."""
+def mlflow_server(
+    backend_uri: str,
+    workdir: Path,
+    timeout: float = 180.0,
+    extra_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """``mlflow server`` on a free loopback port with proxied artifacts under ``workdir``.
+
+    ``extra_args`` (e.g. ``("--app-name", "basic-auth")``) and ``extra_env``
+    (e.g. ``MLFLOW_AUTH_CONFIG_PATH``) are added to the command and environment.
+    """
     port = free_port()
     log = (workdir / "mlflow-server.log").open("wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(extra_env or {})
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -131,6 +142,7 @@ def mlflow_server(backend_uri: str, workdir: Path, timeout: float = 180.0) -> It
             str(port),
             "--workers",
             "1",
+            *extra_args,
         ],
         cwd=workdir,
         stdout=log,

@@ -25,6 +25,9 @@ API = external("192.168.1.11")
 MLFLOW = pod("mlflow", "10.42.2.10", **{"app.kubernetes.io/name": "mlflow"})
 MINIO = pod("mlflow", "10.42.2.11", **{"app.kubernetes.io/name": "minio"})
 POSTGRES = pod("mlflow", "10.42.2.12", **{"app.kubernetes.io/name": "postgresql"})
+MLFLOW_USERS = pod("mlflow", "10.42.2.13", **{"app.kubernetes.io/name": "mlflow-users"})
+MINIO_USERS = pod("mlflow", "10.42.2.14", **{"app.kubernetes.io/name": "minio-users"})
+MINIO_BUCKETS = pod("mlflow", "10.42.2.15", **{"app.kubernetes.io/name": "minio-buckets"})
 ENVOY = pod("financial-ml", "10.42.3.10", app="seldon-envoy")
 SCHEDULER = pod("financial-ml", "10.42.3.11", app="seldon-scheduler")
 MODELGATEWAY = pod("financial-ml", "10.42.3.12", app="seldon-modelgateway")
@@ -53,6 +56,11 @@ REQUIRED = [
     ("rclone -> MinIO model artifacts", SERVER, MINIO, 9000, "TCP"),
     ("MLflow -> PostgreSQL", MLFLOW, POSTGRES, 5432, "TCP"),
     ("LoadBalancer client -> MLflow", LB_CLIENT, MLFLOW, 5000, "TCP"),
+    ("MLflow -> MinIO artifacts", MLFLOW, MINIO, 9000, "TCP"),
+    ("MLflow -> DNS", MLFLOW, DNS, 53, "UDP"),
+    ("MLflow accounts Job -> MLflow", MLFLOW_USERS, MLFLOW, 5000, "TCP"),
+    ("MinIO users Job -> MinIO", MINIO_USERS, MINIO, 9000, "TCP"),
+    ("MinIO buckets Job -> MinIO", MINIO_BUCKETS, MINIO, 9000, "TCP"),
 ]
 
 FORBIDDEN = [
@@ -71,6 +79,13 @@ FORBIDDEN = [
     ("LoadBalancer client -> envoy admin", LB_CLIENT, ENVOY, 9003, "TCP"),
     ("internet -> envoy", INTERNET, ENVOY, 9000, "TCP"),
     ("controller -> agent", CONTROLLER, SERVER, 9001, "TCP"),
+    ("MLflow -> internet", MLFLOW, INTERNET, 443, "TCP"),
+    ("MLflow -> Kubernetes API", MLFLOW, API, 6443, "TCP"),
+    ("MinIO -> internet", MINIO, INTERNET, 443, "TCP"),
+    ("PostgreSQL -> internet", POSTGRES, INTERNET, 443, "TCP"),
+    ("MLflow accounts Job -> PostgreSQL", MLFLOW_USERS, POSTGRES, 5432, "TCP"),
+    ("MLflow accounts Job -> MinIO", MLFLOW_USERS, MINIO, 9000, "TCP"),
+    ("MinIO users Job -> MLflow", MINIO_USERS, MLFLOW, 5000, "TCP"),
 ]
 
 
