@@ -24,12 +24,6 @@ MODEL = "financial-lstm-baseline"
 
 
 def _runbook(playbook: str, registry: Registry, tmp_path: Path, *extra: str):
-    # Render mode builds the mlserver role's Server (and its storage Secret, which needs the
-    # platform_secrets fact the site playbook resolves): throwaway values, never rendered to disk.
-    secrets = tmp_path / "secrets.json"
-    reader = {"minio_models_reader_user": "render-only", "minio_models_reader_password": "render-only"}
-    secrets.write_text(json.dumps({"platform_secrets": reader}))
-    secrets.chmod(0o600)
     return run_ansible(
         "ansible-playbook",
         "-i",
@@ -48,8 +42,6 @@ def _runbook(playbook: str, registry: Registry, tmp_path: Path, *extra: str):
         # The test registry keeps its artifacts in file:// folders.
         "-e",
         "serving_allow_local_storage=true",
-        "-e",
-        f"@{secrets}",
         *extra,
         timeout=600,
     )
