@@ -72,7 +72,7 @@ def test_upstream_mlserver_for_the_financial_lstm_server_is_refused(sample, imag
     sample["settings"]["mlserver_image"] = image
     (found,) = problems(sample)
     assert found.startswith(f"mlserver_image: {image} is the upstream MLServer image")
-    assert "financial_mlops" in found and "Containerfile.mlserver" in found
+    assert "serving runtime" in found and "Containerfile.mlserver" in found
     # A Server that does not claim the capability may run the upstream image.
     sample["settings"]["mlserver_capabilities"] = ["mlserver", "python"]
     assert problems(sample) == []
