@@ -276,15 +276,15 @@ def test_make_command_is_a_real_target_with_real_variables(cmd: Command) -> None
 
 
 def parser_for(module: str):
-    """The package CLI's parser; it also holds the serving commands (financial_mlops.serving)."""
-    if module in ("financial_mlops", "financial_mlops.serving"):
+    """The package CLI's parser; the serving commands are mounted on it, and only on it."""
+    if module == "financial_mlops":
         from financial_mlops.cli import build_parser
 
         return build_parser()
     return None
 
 
-CLI_COMMANDS = select("financial_mlops", "financial_mlops.serving", "financial-mlops")
+CLI_COMMANDS = select("financial_mlops", "financial-mlops")
 
 
 @pytest.mark.parametrize("cmd", CLI_COMMANDS, ids=str)

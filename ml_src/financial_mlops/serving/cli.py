@@ -358,10 +358,3 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--record", help="also write the publication record (JSON) here")
     _add_tracking(p)
     p.set_defaults(func=_safe(cmd_publish))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m financial_mlops.serving", description=__doc__)
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
