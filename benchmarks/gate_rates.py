@@ -97,11 +97,18 @@ def one_run(args: argparse.Namespace, market: str, seed: int, workdir: Path) -> 
         variant=VARIANT,
     )
     decision = evaluate_gate(evidence, None, GateThresholds(min_test_samples=args.min_test_samples))
+    # The strict reading (significantly better than EVERY baseline) on the same report, for comparison.
+    strict = evaluate_gate(
+        evidence,
+        None,
+        GateThresholds(min_test_samples=args.min_test_samples, superiority_over=tuple(report["baselines"])),
+    )
     pooled = report.get("pooled") or {}
     return {
         "market": market,
         "seed": seed,
         "promote": decision.promote,
+        "strict_promote": strict.promote,
         "failed_checks": [c.name for c in decision.checks if c.status != "pass"],
         "test_accuracy": report["test"]["accuracy"],
         "pooled_accuracy": (pooled.get("model") or {}).get("accuracy"),
@@ -118,6 +125,7 @@ def summarise(runs: list[dict], markets: list[str]) -> list[dict]:
     for market in markets:
         mine = [r for r in runs if r["market"] == market]
         n, k = len(mine), sum(r["promote"] for r in mine)
+        strict = sum(bool(r.get("strict_promote")) for r in mine)
         if n == 0:
             continue
         lo, hi = wilson(k, n)
@@ -135,6 +143,7 @@ def summarise(runs: list[dict], markets: list[str]) -> list[dict]:
                 "n": n,
                 "promoted": k,
                 "rate": k / n if n else None,
+                "strict_promoted": strict,
                 "wilson_95": [lo, hi],
                 "target": text,
                 "verdict": verdict,
@@ -180,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{run['pooled_best_baseline'] or float('nan'):.4f}, max Holm p "
                     f"{run['max_p_adjusted'] if run['max_p_adjusted'] is not None else float('nan'):.4f}"
                     + (f", failed {run['failed_checks']}" if run["failed_checks"] else "")
+                    + f", strict {'PROMOTE' if run['strict_promote'] else 'reject'}"
                     + f" ({run['seconds']:.0f} s)",
                     flush=True,
                 )
@@ -191,15 +201,21 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\ngate promotion rates ({VARIANT}, {args.tickers} tickers x {args.bars} bars, "
         f"window {args.window}, "
-        f"<= {args.epochs} epochs, {args.folds} folds, alpha {policy.ALPHA}, metric {policy.METRIC}; "
+        f"<= {args.epochs} epochs, {args.folds} folds, alpha {policy.ALPHA}, metric {policy.METRIC}, "
+        f"superiority over {list(policy.SUPERIORITY_OVER)}, non-inferiority margin "
+        f"{policy.NON_INFERIORITY_MARGIN[policy.METRIC]} to the others; "
         f"{elapsed / 60:.1f} min, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f})"
     )
-    print(f"{'market':15s} {'N':>3s} {'promoted':>8s} {'rate':>6s} {'95% Wilson':>15s}  target   verdict")
+    print(
+        f"{'market':15s} {'N':>3s} {'promoted':>8s} {'rate':>6s} {'95% Wilson':>15s}  target   verdict"
+        "   (strict: better than every baseline)"
+    )
     for row in summary:
         lo, hi = row["wilson_95"]
         print(
             f"{row['market']:15s} {row['n']:3d} {row['promoted']:8d} {row['rate']:6.1%} "
-            f"[{lo:5.1%}, {hi:5.1%}]  {row['target']:7s}  {row['verdict']}"
+            f"[{lo:5.1%}, {hi:5.1%}]  {row['target']:7s}  {row['verdict']:7s}"
+            f"   {row['strict_promoted']}/{row['n']}"
         )
     if args.json:
         _write(args, runs, summary)

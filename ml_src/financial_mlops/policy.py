@@ -21,6 +21,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "min_test_samples": int,
     "min_edge_over_baselines": (int, float),
     "max_regression_vs_champion": (int, float),
+    "superiority_over": list,
+    "non_inferiority_margin": dict,
     "require_reevaluation": bool,
     "alpha": (int, float),
     "metric": str,
@@ -51,6 +53,14 @@ def load_policy(text: str | None = None) -> dict[str, Any]:
             raise ValueError(f"{POLICY_FILE}: {key} must be {kind}, got {value!r}")
     if data["metric"] not in data["metrics"]:
         raise ValueError(f"{POLICY_FILE}: metric {data['metric']!r} is not one of metrics {data['metrics']}")
+    margins = data["non_inferiority_margin"]
+    if sorted(margins) != sorted(data["metrics"]) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in margins.values()
+    ):
+        raise ValueError(
+            f"{POLICY_FILE}: non_inferiority_margin must give a number >= 0 for each of {data['metrics']}, "
+            f"got {margins!r}"
+        )
     return data
 
 
@@ -59,6 +69,8 @@ _POLICY = load_policy()
 MIN_TEST_SAMPLES: int = _POLICY["min_test_samples"]
 MIN_EDGE_OVER_BASELINES = float(_POLICY["min_edge_over_baselines"])
 MAX_REGRESSION_VS_CHAMPION = float(_POLICY["max_regression_vs_champion"])
+SUPERIORITY_OVER: tuple[str, ...] = tuple(_POLICY["superiority_over"])
+NON_INFERIORITY_MARGIN: dict[str, float] = {k: float(v) for k, v in _POLICY["non_inferiority_margin"].items()}
 REQUIRE_REEVALUATION: bool = _POLICY["require_reevaluation"]
 ALPHA = float(_POLICY["alpha"])
 METRICS: tuple[str, ...] = tuple(_POLICY["metrics"])

@@ -108,14 +108,24 @@ def mean_ci(
 
 
 def _summary(
-    observed: float, boot: np.ndarray, iid_var: float, n: int, alternative: str, level: float
+    observed: float,
+    boot: np.ndarray,
+    iid_var: float,
+    n: int,
+    alternative: str,
+    level: float,
+    null: float = 0.0,
 ) -> dict:
-    """``iid_var``: the variance of the mean if the windows were independent (for effective n)."""
+    """``iid_var``: the variance of the mean if the windows were independent (for effective n).
+
+    ``null``: the difference under the null hypothesis (0: superiority; ``-margin``
+    with ``greater``: non-inferiority, "the model trails by at most the margin").
+    """
     centred = boot - observed
     if alternative == "greater":
-        extreme = int(np.count_nonzero(centred >= observed - _TIE))
+        extreme = int(np.count_nonzero(centred >= observed - null - _TIE))
     elif alternative == "less":
-        extreme = int(np.count_nonzero(centred <= observed + _TIE))
+        extreme = int(np.count_nonzero(centred <= observed - null + _TIE))
     else:
         raise ValueError(f"alternative must be 'greater' or 'less', got {alternative!r}")
     var_boot = float(boot.var(ddof=1)) if boot.size > 1 else 0.0
@@ -138,18 +148,20 @@ def paired_comparison(
     level: float = policy.CI_LEVEL,
     replicates: int = policy.BOOTSTRAP_REPLICATES,
     seed: int | None = None,
+    null: float = 0.0,
 ) -> dict:
-    """Is mean(a - b) > 0 (``greater``) or < 0 (``less``) on the same windows?
+    """Is mean(a - b) > ``null`` (``greater``) or < ``null`` (``less``) on the same windows?
 
     Returns the observed difference, its interval, the one-sided p-value, the
-    effective sample size and n. Identical scores give p = 1.
+    effective sample size and n. Identical scores give p = 1 against a null of
+    0, and p near 0 against a null below 0 (identical is "not worse").
     """
     d = np.asarray(score_a, dtype=np.float64) - np.asarray(score_b, dtype=np.float64)
     if d.size == 0:
         raise ValueError("a paired comparison needs at least one window")
     boot = bootstrap_means(d, groups, block, replicates, _rng(seed))
     iid_var = float(d.var(ddof=1)) / d.size if d.size > 1 else 0.0
-    return _summary(float(d.mean()), boot, iid_var, d.size, alternative, level)
+    return _summary(float(d.mean()), boot, iid_var, d.size, alternative, level, null)
 
 
 def unpaired_comparison(

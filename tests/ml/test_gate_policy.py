@@ -74,7 +74,8 @@ def _literal_assignments() -> list[str]:
 
 def test_the_package_reads_the_policy_file() -> None:
     constants = {key: getattr(policy, key.upper()) for key in POLICY}
-    assert constants == {**POLICY, "metrics": tuple(POLICY["metrics"])}
+    tuples = {"metrics": tuple(POLICY["metrics"]), "superiority_over": tuple(POLICY["superiority_over"])}
+    assert constants == {**POLICY, **tuples}
     d = GateThresholds()
     assert (d.min_test_samples, d.min_edge_over_baselines, d.max_regression_vs_champion, d.alpha) == (
         POLICY["min_test_samples"],

@@ -114,16 +114,77 @@ def test_first_promotion_needs_no_champion() -> None:
     assert "first promotion" in next(c.detail for c in decision.checks if c.name == "vs_champion")
 
 
+STRICT = GateThresholds(superiority_over=("majority", "previous_bar", "logistic_regression"))
+
+
 def test_reject_when_not_better_than_best_baseline() -> None:
+    """The strict reading (superiority over every baseline): a copy of a baseline is rejected."""
     metrics = copy.deepcopy(GOOD_METRICS)
     windows = metrics["walk_forward"]["windows"]
     windows["model"] = list(windows["baselines"]["logistic_regression"])  # the same predictions
-    decision = evaluate_gate(candidate(metrics=metrics), None)
+    decision = evaluate_gate(candidate(metrics=metrics), None, STRICT)
     assert not decision.promote
     assert statuses(decision)["beats_baselines"] == "fail"
     assert any("logistic_regression" in r for r in decision.reasons)
     same = next(c for c in decision.comparisons if c["against"] == "logistic_regression")
     assert same["p_value"] == 1.0 and same["difference"] == 0.0 and not same["passed"]
+
+
+def optimal_rule_market() -> dict:
+    """A market whose best forecaster is an informed rule: previous_bar right on 60 % of windows."""
+    metrics = copy.deepcopy(GOOD_METRICS)
+    windows = metrics["walk_forward"]["windows"]
+    y = np.asarray(windows["y"])
+    right = np.random.default_rng(5).random(y.size) < 0.60
+    windows["baselines"]["previous_bar"] = np.where(right, y, 1 - y).astype(float).tolist()
+    return metrics
+
+
+def test_a_model_matching_the_optimal_informed_rule_is_promoted() -> None:
+    """On AR(1)-like data the last bar's sign is the optimal rule: no model can be significantly better
+    than it, so the default policy asks for superiority over the uninformed baseline and only
+    non-inferiority to the informed ones."""
+    metrics = optimal_rule_market()
+    windows = metrics["walk_forward"]["windows"]
+    windows["model"] = [0.7 if v else 0.3 for v in windows["baselines"]["previous_bar"]]
+    decision = evaluate_gate(candidate(metrics=metrics), None)
+    assert decision.promote, decision.reasons
+    rows = {c["against"]: c for c in decision.comparisons}
+    assert rows["majority"]["test"] == "superiority" and rows["majority"]["p_adjusted"] <= 0.05
+    same = rows["previous_bar"]
+    assert same["test"] == "non-inferiority" and same["margin"] == GateThresholds().non_inferiority_margin
+    assert same["difference"] == 0.0 and same["p_value"] < 0.01 and same["passed"]
+    # the strict reading rejects it, naming the rule it merely ties
+    strict = evaluate_gate(candidate(metrics=metrics), None, STRICT)
+    assert not strict.promote and any("previous_bar" in r for r in strict.reasons)
+
+
+def test_a_model_clearly_worse_than_an_informed_rule_is_rejected() -> None:
+    metrics = optimal_rule_market()
+    windows = metrics["walk_forward"]["windows"]
+    y = np.asarray(windows["y"])
+    right = np.random.default_rng(6).random(y.size) < 0.56  # beats majority, trails previous_bar by ~4 pt
+    windows["model"] = np.where(right == (y == 1), 0.7, 0.3).tolist()
+    decision = evaluate_gate(candidate(metrics=metrics), None)
+    assert not decision.promote
+    assert statuses(decision)["beats_baselines"] == "fail"
+    assert any("previous_bar (not worse by > 0.0100?)" in r for r in decision.reasons), decision.reasons
+
+
+def test_a_copy_of_the_uninformed_baseline_is_rejected_by_default() -> None:
+    metrics = copy.deepcopy(GOOD_METRICS)
+    windows = metrics["walk_forward"]["windows"]
+    windows["model"] = list(windows["baselines"]["majority"])
+    decision = evaluate_gate(candidate(metrics=metrics), None)
+    assert not decision.promote
+    same = next(c for c in decision.comparisons if c["against"] == "majority")
+    assert same["p_value"] == 1.0 and same["difference"] == 0.0 and not same["passed"]
+
+
+def test_superiority_over_an_unknown_baseline_is_missing_evidence() -> None:
+    decision = evaluate_gate(candidate(), None, GateThresholds(superiority_over=("persistence",)))
+    assert statuses(decision)["beats_baselines"] == MISSING and not decision.promote
+    assert any("persistence" in r and "gate_policy.yml" in r for r in decision.reasons)
 
 
 def test_an_edge_within_luck_is_rejected_and_the_record_says_why() -> None:

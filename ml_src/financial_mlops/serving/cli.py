@@ -128,6 +128,20 @@ def _add_thresholds(p: argparse.ArgumentParser) -> None:
         help="what the paired tests compare (default %(default)s; log_loss punishes confident nonsense)",
     )
     p.add_argument(
+        "--superiority-over",
+        nargs="+",
+        default=list(d.superiority_over),
+        metavar="BASELINE",
+        help="baselines the model must be significantly better than (default %(default)s); "
+        "against the others it must be not worse by more than --non-inferiority-margin",
+    )
+    p.add_argument(
+        "--non-inferiority-margin",
+        type=float,
+        default=None,
+        help="in the --metric's per-window score units (default: the policy's for that metric)",
+    )
+    p.add_argument(
         "--require-reevaluation",
         action="store_true",
         help="also demand a logged re-evaluation (evaluate --train-report) that reproduces the test result",
@@ -142,6 +156,8 @@ def _thresholds(args: argparse.Namespace) -> GateThresholds:
         require_reevaluation=args.require_reevaluation,
         alpha=args.alpha,
         metric=args.metric,
+        superiority_over=tuple(args.superiority_over),
+        non_inferiority_margin=args.non_inferiority_margin,
     )
 
 

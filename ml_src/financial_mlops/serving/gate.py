@@ -12,8 +12,13 @@ each window on the policy's metric and runs a paired moving-block bootstrap
 (financial_mlops.significance) of the model against each baseline and
 against the champion's predictions on the shared windows; Holm's correction
 adjusts the family of p-values, and a comparison passes when the adjusted
-one-sided p-value is <= alpha. Separately, no fold may be significantly
-worse than the best baseline.
+one-sided p-value is <= alpha. Against the uninformed baselines the policy
+names (``superiority_over``: by default the constant train up-rate) and the
+champion the test is of superiority ("better"); against the informed rules
+(the last bar's sign, a logistic regression) it is of non-inferiority ("not
+worse by more than the margin"), because such a rule can be the optimal
+forecaster of a market with real signal (AR(1)), which no model can beat.
+Separately, no fold may be significantly worse than the best baseline.
 """
 
 from __future__ import annotations
@@ -62,8 +67,20 @@ class GateThresholds:
     alpha: float = policy.ALPHA
     # accuracy | log_loss | brier: what "better" means.
     metric: str = policy.METRIC
+    # Baselines the model must be significantly better than; against the
+    # others the test is non-inferiority within the margin.
+    superiority_over: tuple[str, ...] = policy.SUPERIORITY_OVER
+    # In the metric's per-window score units; None: the policy's for `metric`.
+    non_inferiority_margin: float | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "superiority_over", tuple(self.superiority_over))
+        if self.non_inferiority_margin is None and self.metric in policy.NON_INFERIORITY_MARGIN:
+            object.__setattr__(self, "non_inferiority_margin", policy.NON_INFERIORITY_MARGIN[self.metric])
+        if not self.superiority_over:
+            raise ValueError("superiority_over must name at least one baseline (e.g. majority)")
+        if self.non_inferiority_margin is not None and not 0.0 <= self.non_inferiority_margin < 1.0:
+            raise ValueError(f"non_inferiority_margin must be in [0, 1), got {self.non_inferiority_margin}")
         if self.min_test_samples < 1:
             raise ValueError(f"min_test_samples must be >= 1, got {self.min_test_samples}")
         if not 0.0 < self.alpha <= 1.0:
@@ -328,11 +345,28 @@ def _comparisons(
     cand = _windows(ev.metrics, th.metric)
     if isinstance(cand, str):
         return [], cand
+    unknown = sorted(set(th.superiority_over) - set(cand.baselines))
+    if unknown:
+        return [], (
+            f"superiority_over names {unknown}, not among the report's baselines {sorted(cand.baselines)}: "
+            "fix gate_policy.yml or --superiority-over"
+        )
     groups = ticker_groups(cand.ticker, cand.date)
     family: list[dict[str, Any]] = []
     for name, scores in cand.baselines.items():
-        result = paired_comparison(cand.model, scores, groups, cand.block)
-        family.append({"against": name, "floor": th.min_edge_over_baselines, **result})
+        if name in th.superiority_over:
+            result = paired_comparison(cand.model, scores, groups, cand.block)
+            family.append(
+                {"against": name, "test": "superiority", "floor": th.min_edge_over_baselines, **result}
+            )
+        else:
+            margin = float(th.non_inferiority_margin or 0.0)
+            result = paired_comparison(cand.model, scores, groups, cand.block, null=-margin)
+            # The observed-difference floor is the margin, or min_edge if a run sets that lower.
+            floor = min(-margin, th.min_edge_over_baselines)
+            family.append(
+                {"against": name, "test": "non-inferiority", "margin": margin, "floor": floor, **result}
+            )
     champ_missing = None
     if champion is not None and not _same_as_champion(ev, champion):
         champ = _windows(champion.metrics, th.metric)
@@ -343,6 +377,7 @@ def _comparisons(
             family.append(
                 {
                     "against": f"champion v{champion.version}",
+                    "test": "superiority",
                     "floor": -th.max_regression_vs_champion,
                     **result,
                 }
@@ -356,8 +391,9 @@ def _comparisons(
 
 def _describe(c: dict[str, Any]) -> str:
     lo, hi = c["ci"]
+    kind = f"not worse by > {c['margin']:.4f}" if c.get("test") == "non-inferiority" else "better"
     return (
-        f"{c['against']}: {c['metric']} score difference {c['difference']:+.4f} "
+        f"{c['against']} ({kind}?): {c['metric']} score difference {c['difference']:+.4f} "
         f"[{lo:+.4f}, {hi:+.4f}], p={c['p_value']:.4f}, Holm p={c['p_adjusted']:.4f}, "
         f"effective n {c['effective_n']:.0f} of {c['n']}"
     )
@@ -374,16 +410,17 @@ def _check_baselines(comparisons: list[dict], missing: str | None, th: GateThres
         return Check(
             "beats_baselines",
             FAIL,
-            f"not better at one-sided alpha={th.alpha} (Holm) with difference >= "
-            f"{th.min_edge_over_baselines:+.4f}{relaxed}: " + "; ".join(_describe(c) for c in failed),
+            f"fails at one-sided alpha={th.alpha} (Holm; better than {list(th.superiority_over)} with "
+            f"difference >= {th.min_edge_over_baselines:+.4f}, not worse than the others by more than "
+            f"{th.non_inferiority_margin}){relaxed}: " + "; ".join(_describe(c) for c in failed),
             observed,
             th.alpha,
         )
     return Check(
         "beats_baselines",
         PASS,
-        f"better than every baseline at alpha={th.alpha} (Holm){relaxed}: "
-        + "; ".join(_describe(c) for c in rows),
+        f"better than {list(th.superiority_over)} and not worse than the other baselines "
+        f"at alpha={th.alpha} (Holm){relaxed}: " + "; ".join(_describe(c) for c in rows),
         observed,
         th.alpha,
     )
