@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ansible_cli import ansible_environment
+from moto_s3 import MotoS3, moto_s3_admin
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COLLECTIONS = PROJECT_ROOT / "collections"
@@ -53,3 +55,10 @@ def upstream_examples() -> Path:
 def ansible_env() -> dict[str, str]:
     """Environment for running Ansible CLIs from tests, as the Makefile does."""
     return ansible_environment()
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory) -> Iterator[MotoS3]:
+    """One moto S3 server for the session, IAM enforced (tests/moto_s3.py); tests make their own buckets."""
+    with moto_s3_admin(tmp_path_factory.mktemp("moto-s3")) as server:
+        yield server

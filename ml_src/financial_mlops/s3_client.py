@@ -1,37 +1,36 @@
-"""A minimal S3 client (list a prefix, download an object) for the ingest step, with AWS Signature V4.
+"""The ingest step's S3 client (list a prefix, download an object), over the MinIO Python SDK.
 
-Why not boto3: botocore pins python-dateutil below 3 while the kubernetes
-client this project needs requires 3 or later, so both cannot be installed
-together. Ingest needs two read-only calls; they are signed here following
-the AWS SigV4 specification (tests check the published S3 example). The
-Ansible collection's module_utils/s3_mirror.py has a signer of its own on
-purpose: modules must be self-contained, and the trainer image carries this
-package without the collection; both are tested against the same example.
+Why the `minio` SDK and not boto3 (docs/architecture.md, "Why minio, not
+boto3"): the SDK is a 94 KB wheel with no python-dateutil or urllib3 cap,
+while botocore (16.9 MB) caps python-dateutil below 3, a pin on the
+environment that pandas and the kubernetes client share. Signing,
+paging and error parsing are the SDK's; this module only maps the AWS_*
+environment onto it and turns its errors into messages that name the
+request and how to fix it, never the keys.
 
 Configuration comes from the standard variables: AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, optional AWS_SESSION_TOKEN, AWS_REGION (or
-AWS_DEFAULT_REGION, default us-east-1) and AWS_ENDPOINT_URL (MinIO, e.g.
-http://minio.minio.svc:9000; default the AWS endpoint of the region).
-Requests use path-style addressing, which MinIO and AWS both accept.
+AWS_DEFAULT_REGION, default us-east-1), AWS_ENDPOINT_URL_S3 or
+AWS_ENDPOINT_URL (MinIO, e.g. http://minio.minio.svc:9000; default the AWS
+endpoint of the region) and AWS_CA_BUNDLE (a PEM file trusted instead of the
+system's CAs, for a MinIO behind a private CA). Requests use path-style
+addressing, which MinIO and AWS both accept.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import hmac
 import os
-import shutil
-import urllib.error
+import ssl
 import urllib.parse
-import urllib.request
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from functools import cached_property
 
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+import urllib3
+from minio import Minio
+from minio.error import MinioException
+from minio.error import S3Error as MinioS3Error
+
 TIMEOUT_SECONDS = 60
 
 
@@ -39,61 +38,13 @@ class S3Error(RuntimeError):
     """An S3 request that failed; the message has the HTTP status and S3's error code, never the keys."""
 
 
-def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
-
-
-def _quote(text: str, safe: str = "-_.~") -> str:
-    return urllib.parse.quote(text, safe=safe)
-
-
-def sign_v4(
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    *,
-    access_key: str,
-    secret_key: str,
-    region: str,
-    when: datetime,
-    payload_sha256: str = EMPTY_SHA256,
-    service: str = "s3",
-) -> dict[str, str]:
-    """``headers`` plus x-amz-date, x-amz-content-sha256 and the SigV4 Authorization header."""
-    parts = urllib.parse.urlsplit(url)
-    amz_date = when.strftime("%Y%m%dT%H%M%SZ")
-    day = amz_date[:8]
-    signed = {k.lower().strip(): " ".join(str(v).split()) for k, v in headers.items()}
-    signed["host"] = parts.netloc
-    signed["x-amz-date"] = amz_date
-    signed["x-amz-content-sha256"] = payload_sha256
-    names = sorted(signed)
-    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    canonical_query = "&".join(f"{_quote(k)}={_quote(v)}" for k, v in sorted(query))
-    canonical_request = "\n".join(
-        [
-            method,
-            _quote(urllib.parse.unquote(parts.path) or "/", safe="-_.~/"),
-            canonical_query,
-            "".join(f"{n}:{signed[n]}\n" for n in names),
-            ";".join(names),
-            payload_sha256,
-        ]
-    )
-    scope = f"{day}/{region}/{service}/aws4_request"
-    string_to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()]
-    )
-    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region), service), "aws4_request")
-    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    out = {k: v for k, v in headers.items()}
-    out["x-amz-date"] = amz_date
-    out["x-amz-content-sha256"] = payload_sha256
-    out["Authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, "
-        f"SignedHeaders={';'.join(names)}, Signature={signature}"
-    )
-    return out
+def _reason(exc: MinioException) -> str:
+    """``HTTP <status> <S3 code>`` of a failed request, as S3 reported it."""
+    if isinstance(exc, MinioS3Error):
+        return f"HTTP {exc.response.status} {exc.code}"
+    # ServerError (5xx after the retries) and InvalidResponseError (an answer
+    # that is not S3's XML, e.g. a proxy's HTML page) carry the status in text.
+    return str(exc).splitlines()[0][:300]
 
 
 @dataclass(frozen=True)
@@ -104,6 +55,10 @@ class S3Client:
     # Kept out of repr(): a logged client must not show the credentials.
     secret_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
+    # PEM file of the CAs to trust for an https endpoint; None: the system's.
+    ca_bundle: str | None = None
+    # The connection pool the SDK sends through; None: one built from ca_bundle.
+    http_client: urllib3.PoolManager | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> S3Client:
@@ -122,51 +77,62 @@ class S3Client:
             access_key=env["AWS_ACCESS_KEY_ID"],
             secret_key=env["AWS_SECRET_ACCESS_KEY"],
             session_token=env.get("AWS_SESSION_TOKEN") or None,
+            ca_bundle=env.get("AWS_CA_BUNDLE") or None,
         )
 
-    def _open(self, url: str):
-        headers = {"x-amz-security-token": self.session_token} if self.session_token else {}
-        signed = sign_v4(
-            "GET",
-            url,
-            headers,
+    @cached_property
+    def _sdk(self) -> Minio:
+        parts = urllib.parse.urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+            raise S3Error(
+                f"endpoint {self.endpoint!r} is not an S3 API URL: set AWS_ENDPOINT_URL to "
+                "http(s)://HOST[:PORT] with no path (MinIO: http://minio.minio.svc:9000)"
+            )
+        if self.ca_bundle and not os.path.isfile(self.ca_bundle):
+            raise S3Error(f"AWS_CA_BUNDLE {self.ca_bundle} is not a file; point it at a PEM bundle")
+        # The system trust store (as urllib had), or the bundle alone: the
+        # SDK's own default would be certifi's, which a private CA is not in.
+        pool = self.http_client or urllib3.PoolManager(
+            ssl_context=ssl.create_default_context(cafile=self.ca_bundle),
+            timeout=urllib3.Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS),
+            retries=urllib3.Retry(total=3, backoff_factor=0.5, status_forcelist=[500, 502, 503, 504]),
+        )
+        # region given: the SDK signs for it and never asks GetBucketLocation
+        # (a call a read-only ingest identity may not be allowed).
+        sdk = Minio(
+            parts.netloc,
             access_key=self.access_key,
             secret_key=self.secret_key,
+            session_token=self.session_token,
+            secure=parts.scheme == "https",
             region=self.region,
-            when=datetime.now(UTC),
+            http_client=pool,
         )
-        request = urllib.request.Request(url, headers=signed, method="GET")
-        try:
-            return urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
-        except urllib.error.HTTPError as exc:
-            code = ""
-            with contextlib.suppress(ET.ParseError):
-                code = ET.fromstring(exc.read()).findtext("Code") or ""
-            raise S3Error(f"HTTP {exc.code} {code or exc.reason} for {url.split('?')[0]}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise S3Error(f"cannot reach {self.endpoint}: {exc}") from None
+        # Path style on AWS too: bucket names with dots then match the TLS
+        # certificate, and every endpoint is addressed the same way.
+        sdk.disable_virtual_style_endpoint()
+        return sdk
 
-    def _url(self, bucket: str, key: str = "", query: Mapping[str, str] | None = None) -> str:
-        url = f"{self.endpoint}/{_quote(bucket)}/{_quote(key, safe='-_.~/')}"
-        if not query:
-            return url
-        return url + "?" + "&".join(f"{_quote(k)}={_quote(v)}" for k, v in sorted(query.items()))
+    def _failure(self, exc: Exception, bucket: str, key: str = "") -> S3Error:
+        where = f"{self.endpoint}/{bucket}/{key}"
+        if isinstance(exc, MinioException):
+            return S3Error(f"{_reason(exc)} for {where}")
+        if isinstance(exc, ValueError):  # the SDK's checks of bucket and key names
+            return S3Error(f"{exc} (s3://{bucket}/{key})")
+        # urllib3's errors (refused, timed out, TLS): the reason, not the URL
+        # and headers of the request.
+        return S3Error(f"cannot reach {self.endpoint}: {getattr(exc, 'reason', None) or exc}")
 
     def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
         """Every key under ``prefix`` (ListObjectsV2, all pages)."""
-        token: str | None = None
-        while True:
-            query = {"list-type": "2", "prefix": prefix}
-            if token:
-                query["continuation-token"] = token
-            with self._open(self._url(bucket, query=query)) as response:
-                root = ET.fromstring(response.read())
-            for item in root.iter(f"{S3_NS}Contents"):
-                yield item.findtext(f"{S3_NS}Key") or ""
-            if root.findtext(f"{S3_NS}IsTruncated") != "true":
-                return
-            token = root.findtext(f"{S3_NS}NextContinuationToken")
+        try:
+            for item in self._sdk.list_objects(bucket, prefix=prefix, recursive=True):
+                yield item.object_name or ""
+        except (MinioException, ValueError, urllib3.exceptions.HTTPError) as exc:
+            raise self._failure(exc, bucket, prefix) from None
 
     def download(self, bucket: str, key: str, filename: str) -> None:
-        with self._open(self._url(bucket, key)) as response, open(filename, "wb") as out:
-            shutil.copyfileobj(response, out)
+        try:
+            self._sdk.fget_object(bucket, key, filename)
+        except (MinioException, ValueError, urllib3.exceptions.HTTPError) as exc:
+            raise self._failure(exc, bucket, key) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import http.server
 import json
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 from financial_mlops.cli import main
 from financial_mlops.ingest import INGEST_MANIFEST, IngestError, SyntheticOptions, ingest, redact_uri
+from financial_mlops.s3_client import S3Client
+from moto_s3 import RecordingPool
 
 from .helpers import ohlcv_frame, write_csv
 
@@ -102,35 +105,23 @@ def test_https_style_download_from_a_loopback_server(tmp_path: Path) -> None:
             server.shutdown()
 
 
-class FakeS3:
-    """Test double of financial_mlops.s3_client.S3Client over a local folder (bucket = sub-folder)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.downloads: list[tuple[str, str]] = []
-
-    def list_keys(self, bucket: str, prefix: str):
-        for p in sorted((self.root / bucket).rglob("*")):
-            key = str(p.relative_to(self.root / bucket))
-            if p.is_file() and key.startswith(prefix):
-                yield key
-
-    def download(self, bucket: str, key: str, filename: str) -> None:
-        self.downloads.append((bucket, key))
-        Path(filename).write_bytes((self.root / bucket / key).read_bytes())
-
-
-def test_s3_prefix_takes_the_files_directly_under_it(tmp_path: Path) -> None:
-    _csv_folder(tmp_path / "s3" / "market" / "daily")
-    _csv_folder(tmp_path / "s3" / "market" / "daily" / "old", ("ZZZ",))
-    fake = FakeS3(tmp_path / "s3")
-    manifest = ingest("s3://market/daily/", tmp_path / "out", s3_client=lambda: fake)
-    assert manifest["tickers"] == ["AAA", "BBB"]
-    assert fake.downloads == [("market", "daily/AAA.csv"), ("market", "daily/BBB.csv")]
-    single = ingest("s3://market/daily/BBB.csv", tmp_path / "one", s3_client=lambda: fake)
-    assert single["tickers"] == ["BBB"]
-    with pytest.raises(IngestError, match="no CSV/Parquet objects directly under the prefix"):
-        ingest("s3://market/empty/", tmp_path / "none", s3_client=lambda: fake)
+@pytest.mark.integration
+def test_s3_prefix_takes_the_files_directly_under_it(tmp_path: Path, moto_s3) -> None:
+    """Against moto's S3 (tests/moto_s3.py), configured by the AWS_* variables as in the cluster."""
+    daily = _csv_folder(tmp_path / "s3" / "market" / "daily")
+    old = _csv_folder(tmp_path / "s3" / "market" / "daily" / "old", ("ZZZ",))
+    objects = {f"daily/{p.name}": p.read_bytes() for p in daily.glob("*.csv")}
+    objects |= {f"daily/old/{p.name}": p.read_bytes() for p in old.glob("*.csv")}
+    pool = RecordingPool()
+    client = dataclasses.replace(S3Client.from_environment(moto_s3.environment()), http_client=pool)
+    with moto_s3.bucket("market", objects):
+        manifest = ingest("s3://market/daily/", tmp_path / "out", s3_client=lambda: client)
+        assert manifest["tickers"] == ["AAA", "BBB"]
+        assert pool.object_gets() == [("market", "daily/AAA.csv"), ("market", "daily/BBB.csv")]
+        single = ingest("s3://market/daily/BBB.csv", tmp_path / "one", s3_client=lambda: client)
+        assert single["tickers"] == ["BBB"]
+        with pytest.raises(IngestError, match="no CSV/Parquet objects directly under the prefix"):
+            ingest("s3://market/empty/", tmp_path / "none", s3_client=lambda: client)
 
 
 def test_credentials_in_a_uri_never_reach_the_manifest(tmp_path: Path) -> None:

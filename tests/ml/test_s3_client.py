@@ -1,41 +1,19 @@
-"""The S3 client of the ingest step: SigV4 against AWS's published example, and a loopback S3 test double."""
+"""The S3 client of the ingest step, against moto's real S3 API (tests/moto_s3.py) with SigV4 checked."""
 
 from __future__ import annotations
 
-import http.server
-import threading
-import urllib.parse
-from datetime import UTC, datetime
+import dataclasses
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from financial_mlops.ingest import ingest
-from financial_mlops.s3_client import EMPTY_SHA256, S3Client, S3Error, sign_v4
+from financial_mlops.s3_client import S3Client, S3Error
+from moto_s3 import RecordingPool
 
 from .helpers import ohlcv_frame
 
-ACCESS = "AKIAIOSFODNN7EXAMPLE"
-SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-
-
-def test_signature_matches_the_published_s3_get_object_example() -> None:
-    # docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html, "Example: GET Object".
-    headers = sign_v4(
-        "GET",
-        "https://examplebucket.s3.amazonaws.com/test.txt",
-        {"Range": "bytes=0-9"},
-        access_key=ACCESS,
-        secret_key=SECRET,
-        region="us-east-1",
-        when=datetime(2013, 5, 24, tzinfo=UTC),
-    )
-    assert headers["x-amz-content-sha256"] == EMPTY_SHA256
-    assert headers["Authorization"] == (
-        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
-        "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
-        "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
-    )
+# ListObjectsV2 returns 1000 keys a page: this many objects make a second page.
+PAGE = 1000
 
 
 def test_missing_credentials_are_named_without_values() -> None:
@@ -45,95 +23,80 @@ def test_missing_credentials_are_named_without_values() -> None:
         {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_ENDPOINT_URL": "http://minio:9000/"}
     )
     assert client.endpoint == "http://minio:9000" and client.region == "us-east-1"
+    logged = S3Client.from_environment({"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "the-secret"})
+    assert "the-secret" not in repr(logged) and logged.endpoint == "https://s3.us-east-1.amazonaws.com"
 
 
-class FakeS3Server(http.server.BaseHTTPRequestHandler):
-    """Test double of an S3 endpoint on loopback: path-style ListObjectsV2 (2 keys a page) and GetObject.
-
-    It recomputes each request's signature with the known secret, so an unsigned or
-    wrongly signed request gets 403 SignatureDoesNotMatch as from S3.
-    """
-
-    objects: ClassVar[dict[str, bytes]] = {}
-    seen: ClassVar[list[str]] = []
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _reply(self, status: int, body: bytes, ctype: str = "application/xml") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        url = f"http://{self.headers['Host']}{self.path}"
-        signed = {"x-amz-date": self.headers["x-amz-date"] or ""}
-        expected = sign_v4(
-            "GET",
-            url,
-            {},
-            access_key=ACCESS,
-            secret_key=SECRET,
-            region="us-east-1",
-            when=datetime.strptime(signed["x-amz-date"] or "19700101T000000Z", "%Y%m%dT%H%M%SZ").replace(
-                tzinfo=UTC
-            ),
-        )
-        if self.headers.get("Authorization") != expected["Authorization"]:
-            self._reply(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>")
-            return
-        parts = urllib.parse.urlsplit(self.path)
-        bucket, _, key = urllib.parse.unquote(parts.path).lstrip("/").partition("/")
-        self.seen.append(self.path)
-        if bucket != "market":
-            self._reply(404, b"<Error><Code>NoSuchBucket</Code></Error>")
-        elif key:
-            body = self.objects.get(key)
-            self._reply(200, body, "text/csv") if body is not None else self._reply(
-                404, b"<Error><Code>NoSuchKey</Code></Error>"
-            )
-        else:
-            query = dict(urllib.parse.parse_qsl(parts.query))
-            keys = sorted(k for k in self.objects if k.startswith(query.get("prefix", "")))
-            start = int(query.get("continuation-token", "0"))
-            page = keys[start : start + 2]
-            more = start + 2 < len(keys)
-            xml = '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-            xml += "".join(f"<Contents><Key>{k}</Key></Contents>" for k in page)
-            xml += f"<IsTruncated>{'true' if more else 'false'}</IsTruncated>"
-            xml += f"<NextContinuationToken>{start + 2}</NextContinuationToken>" if more else ""
-            self._reply(200, (xml + "</ListBucketResult>").encode())
+def test_ca_bundle_and_endpoint_mistakes_are_named(tmp_path: Path) -> None:
+    env = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_CA_BUNDLE": str(tmp_path / "ca.pem")}
+    client = S3Client.from_environment({**env, "AWS_ENDPOINT_URL": "https://minio.example:9000"})
+    assert client.ca_bundle == str(tmp_path / "ca.pem")
+    with pytest.raises(S3Error, match=r"AWS_CA_BUNDLE .*ca\.pem is not a file"):
+        list(client.list_keys("market", "daily/"))
+    with pytest.raises(S3Error, match=r"'minio:9000/s3' is not an S3 API URL.*no path"):
+        list(dataclasses.replace(client, endpoint="minio:9000/s3").list_keys("market", ""))
 
 
 @pytest.fixture
-def s3_endpoint():
-    FakeS3Server.objects = {
+def market(moto_s3):
+    """Bucket ``market`` with three CSVs and a README under daily/."""
+    objects = {
         f"daily/{t}.csv": ohlcv_frame(300, seed=i).to_csv().encode()
         for i, t in enumerate(["AAA", "BBB", "CCC"])
     }
-    FakeS3Server.objects["daily/README.txt"] = b"not data"
-    FakeS3Server.seen = []
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeS3Server) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-        server.shutdown()
+    objects["daily/README.txt"] = b"not data"
+    with moto_s3.bucket("market", objects):
+        yield moto_s3
 
 
-def test_ingest_a_prefix_from_the_s3_double_across_pages(s3_endpoint: str, tmp_path: Path) -> None:
-    client = S3Client(endpoint=s3_endpoint, region="us-east-1", access_key=ACCESS, secret_key=SECRET)
+@pytest.mark.integration
+def test_ingest_a_prefix_from_s3_across_pages(market, tmp_path: Path) -> None:
+    # Enough keys under daily/old/ (which ingest leaves alone) for a second page.
+    market.put("market", {f"daily/old/{n:04d}.csv": b"old" for n in range(PAGE - 3)})
+    pool = RecordingPool()
+    client = S3Client(
+        endpoint=market.endpoint,
+        region="us-east-1",
+        access_key=market.access_key,
+        secret_key=market.secret_key,
+        http_client=pool,
+    )
     manifest = ingest("s3://market/daily/", tmp_path / "out", s3_client=lambda: client)
     assert manifest["tickers"] == ["AAA", "BBB", "CCC"] and manifest["source"] == "s3://market/daily/"
-    listing = [p for p in FakeS3Server.seen if "list-type=2" in p]
-    assert len(listing) == 2 and "continuation-token=2" in listing[1], "the second page was fetched"
+    listing = [url for _, url in pool.requests if "list-type=2" in url]
+    assert len(listing) == 2 and "continuation-token=" in listing[1], "the second page was fetched"
+    assert all(url.startswith(f"{market.endpoint}/market") for _, url in pool.requests), "path style"
 
 
-def test_s3_errors_are_named_and_never_show_the_secret(s3_endpoint: str, tmp_path: Path) -> None:
-    wrong = S3Client(endpoint=s3_endpoint, region="us-east-1", access_key=ACCESS, secret_key="not-the-secret")
+@pytest.mark.integration
+def test_s3_errors_are_named_and_never_show_the_secret(market, tmp_path: Path) -> None:
+    wrong = S3Client(
+        endpoint=market.endpoint,
+        region="us-east-1",
+        access_key=market.access_key,
+        secret_key="not-the-secret",
+    )
     with pytest.raises(Exception) as err:
         ingest("s3://market/daily/", tmp_path / "a", s3_client=lambda: wrong)
     assert "HTTP 403 SignatureDoesNotMatch" in str(err.value) and "not-the-secret" not in str(err.value)
-    right = S3Client(endpoint=s3_endpoint, region="us-east-1", access_key=ACCESS, secret_key=SECRET)
+    assert market.endpoint in str(err.value) and "AWS_SECRET_ACCESS_KEY" in str(err.value)
+    right = S3Client(
+        endpoint=market.endpoint,
+        region="us-east-1",
+        access_key=market.access_key,
+        secret_key=market.secret_key,
+    )
     with pytest.raises(Exception, match="HTTP 404 NoSuchKey"):
         ingest("s3://market/daily/ZZZ.csv", tmp_path / "b", s3_client=lambda: right)
+    with pytest.raises(Exception, match="HTTP 404 NoSuchBucket"):
+        ingest("s3://no-such-bucket/daily/", tmp_path / "c", s3_client=lambda: right)
+
+
+def test_an_unreachable_endpoint_is_named(tmp_path: Path) -> None:
+    from .services import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    client = S3Client(endpoint=endpoint, region="us-east-1", access_key="a", secret_key="s3cret-value")
+    with pytest.raises(Exception) as err:
+        ingest("s3://market/daily/", tmp_path / "out", s3_client=lambda: client)
+    assert f"cannot reach {endpoint}" in str(err.value) and "s3cret-value" not in str(err.value)

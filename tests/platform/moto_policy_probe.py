@@ -13,37 +13,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-REGION = "us-east-1"
-CONFIG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
-DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
-
-
-def client(service: str, endpoint: str, key: str = "setup", secret: str = "setup-secret"):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=CONFIG,
-    )
-
-
-def wait_for_enforcement(endpoint: str) -> None:
-    outsider = client("s3", endpoint, "AKIANOTAUSER00000000", "not-a-secret")
-    for _ in range(1000):
-        try:
-            outsider.list_buckets()
-        except ClientError as err:
-            if err.response["Error"]["Code"] in DENIED:
-                return
-            raise
-    raise SystemExit("moto never started to enforce IAM (is INITIAL_NO_AUTH_ACTION_COUNT set?)")
+# The setup shared with the other moto tests (tests/moto_setup.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from moto_setup import DENIED, client, create_identities, wait_for_enforcement
 
 
 def probe(s3, spec: dict) -> str:
@@ -75,15 +51,7 @@ def main() -> int:
     for p in probes:
         if p.get("seed"):
             s3.put_object(Bucket=p["bucket"], Key=p["key"], Body=b"seeded")
-    keys = {}
-    for identity in identities:
-        iam.create_user(UserName=identity["name"])
-        arn = iam.create_policy(
-            PolicyName=identity["policy_name"], PolicyDocument=json.dumps(identity["policy"])
-        )["Policy"]["Arn"]
-        iam.attach_user_policy(UserName=identity["name"], PolicyArn=arn)
-        access = iam.create_access_key(UserName=identity["name"])["AccessKey"]
-        keys[identity["name"]] = (access["AccessKeyId"], access["SecretAccessKey"])
+    keys = create_identities(iam, identities)
     wait_for_enforcement(endpoint)
     results = {}
     for name, (key, secret) in keys.items():

@@ -7,34 +7,26 @@ authorization enforced (INITIAL_NO_AUTH_ACTION_COUNT), which evaluates the
 same AWS policy language MinIO implements. Each identity then tries every
 action of every client, and the test compares the outcome with a table.
 
-moto needs botocore, whose python-dateutil pin clashes with the kubernetes
-client of the project's venv, so it lives in its own virtualenv, made on
-first use (PyPI must be reachable then):
-    python -m venv ~/.cache/financial-mlops/moto-venv
-    ~/.cache/financial-mlops/moto-venv/bin/pip install 'moto[server]>=5.1,<6'
-FINMLOPS_MOTO_VENV points at another one. The test skips, saying so, only when
-that virtualenv cannot be built.
+moto runs in its own virtualenv, made on first use (tests/moto_s3.py says
+why and how; FINMLOPS_MOTO_VENV points at another one). The test skips, saying
+so, only when that virtualenv cannot be built.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from moto_s3 import moto_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 IDENTITIES = yaml.safe_load((ROOT / "roles/mlflow/files/minio-identities.yml").read_text())["identities"]
-MOTO_SPEC = "moto[server]>=5.1,<6"
 
 SERVING = "7/0a1b2c/artifacts/serving/model-settings.json"
 MODEL = "7/0a1b2c/artifacts/model/data/model.pth"
@@ -79,62 +71,12 @@ EXPECTED_ALLOWED = {
 }
 
 
-def _moto_python() -> Path:
-    venv = Path(os.environ.get("FINMLOPS_MOTO_VENV", Path.home() / ".cache/financial-mlops/moto-venv"))
-    python = venv / "bin" / "python"
-    if (venv / "bin" / "moto_server").exists():
-        return python
-    made = subprocess.run(
-        [sys.executable, "-m", "venv", "--clear", str(venv)], capture_output=True, text=True
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot create the moto virtualenv {venv}: {made.stderr.strip()[-300:]}")
-    pip = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", MOTO_SPEC],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if pip.returncode != 0:
-        pytest.skip(
-            f"cannot install {MOTO_SPEC} into {venv} (is PyPI reachable?): {pip.stderr.strip()[-300:]}"
-        )
-    return python
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory):
-    python = _moto_python()
-    sys.path.insert(0, str(ROOT / "tests"))
-    from ml.services import free_port
-
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     # Setup (buckets, seeds, users, policies, keys) takes fewer actions than
     # this; the probe script spends the rest before it tests anything.
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "200"}
-    proc = subprocess.Popen(
-        [str(python.parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=log,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start on {url}") from None
-                time.sleep(0.3)
+    with moto_server(tmp_path_factory.mktemp("moto"), no_auth_actions=200) as (python, url):
         yield python, url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 def test_identity_names_and_secrets_are_distinct() -> None:

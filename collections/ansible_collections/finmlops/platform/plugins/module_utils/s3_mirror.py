@@ -1,82 +1,54 @@
-"""Mirror a MinIO (S3 API) bucket to a local folder and back, stdlib only.
+"""Mirror a MinIO (S3 API) bucket to a local folder and back, over the MinIO Python SDK.
 
 The controller reaches MinIO on its reserved LoadBalancer IP (the mlflow
-role allows the node network on 9000); requests are signed with AWS
-Signature V4 and use path-style URLs, which MinIO serves. Objects are
-compared by size and MD5 (the ETag of a single-part upload) so a second
-mirror transfers nothing. No third-party client (mc, boto3) is needed.
+role allows the node network on 9000). The `minio` SDK signs, pages and
+parses; it was chosen over boto3 because it is a 94 KB wheel with no
+python-dateutil pin, where botocore (16.9 MB) caps python-dateutil below 3
+for the whole controller environment (docs/architecture.md, "Why minio, not
+boto3"). Objects are compared by size and MD5 (the ETag of a single-part
+upload; of a multipart one, the MD5 of its parts' MD5s) so a second mirror
+transfers nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
-import urllib.error
+import ssl
+import traceback
 import urllib.parse
-import urllib.request
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-_CHUNK = 1024 * 1024
+try:
+    import urllib3
+    from minio import Minio
+    from minio.error import MinioException
+    from minio.error import S3Error as MinioS3Error
+except ImportError:
+    # The module reports it with missing_required_lib (the collection's requirements.txt).
+    HAS_MINIO = False
+    MINIO_IMPORT_ERROR: str | None = traceback.format_exc()
+else:
+    HAS_MINIO = True
+    MINIO_IMPORT_ERROR = None
+
+_MIB = 1024 * 1024
+_CHUNK = _MIB
+# Files a download leaves while it runs: never uploaded as objects.
+_IN_PROGRESS_SUFFIXES = (".partial", ".part.minio")
+# Restore uploads a file of up to this size in one PUT (its ETag stays its
+# MD5), a larger one in parts of this size (the SDK holds up to 3 in memory).
+_UPLOAD_PART_SIZE = 64 * _MIB
+# Part sizes whose multipart ETags the mirror recomputes: the minio Python
+# SDK's minimum (5 MiB), boto3's default chunk (8 MiB: MLflow's artifact
+# uploads), minio-go's minimum (16 MiB: Argo's artifact uploads, mc) and the
+# mirror's own. S3 reports neither part size nor part MD5s in a listing.
+_KNOWN_PART_SIZES = (5 * _MIB, 8 * _MIB, 16 * _MIB, _UPLOAD_PART_SIZE)
 
 
 class S3Error(RuntimeError):
     """An S3 request failed; the message names the request and the server's answer."""
-
-
-def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
-
-
-def _quote(text: str, safe: str = "-_.~") -> str:
-    return urllib.parse.quote(text, safe=safe)
-
-
-def sign(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    payload_sha256: str,
-    access_key: str,
-    secret_key: str,
-    region: str,
-    when: datetime,
-) -> dict[str, str]:
-    """Headers of a request signed with AWS Signature V4 (service s3)."""
-    parsed = urllib.parse.urlsplit(url)
-    amz_date = when.strftime("%Y%m%dT%H%M%SZ")
-    day = amz_date[:8]
-    signed = {k.lower(): str(v).strip() for k, v in headers.items()}
-    signed["host"] = parsed.netloc
-    signed["x-amz-content-sha256"] = payload_sha256
-    signed["x-amz-date"] = amz_date
-    query = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
-    canonical_query = "&".join(f"{_quote(k)}={_quote(v)}" for k, v in sorted(query))
-    names = sorted(signed)
-    canonical = "\n".join(
-        [
-            method,
-            _quote(urllib.parse.unquote(parsed.path or "/"), safe="/-_.~"),
-            canonical_query,
-            "".join(f"{n}:{signed[n]}\n" for n in names),
-            ";".join(names),
-            payload_sha256,
-        ]
-    )
-    scope = f"{day}/{region}/s3/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret_key).encode(), day), region), "s3"), "aws4_request")
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    signed["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={access_key}/{scope},"
-        f"SignedHeaders={';'.join(names)},Signature={signature}"
-    )
-    return signed
 
 
 @dataclass(frozen=True)
@@ -97,6 +69,8 @@ def file_digests(path: str) -> tuple[str, str]:
 
 
 class S3Client:
+    """The five S3 calls the mirror makes, with errors that say which request failed and why."""
+
     def __init__(
         self,
         endpoint: str,
@@ -104,96 +78,80 @@ class S3Client:
         secret_key: str,
         region: str = "us-east-1",
         timeout: float = 60.0,
+        ca_file: str | None = None,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
-        self.access_key = access_key
-        self.secret_key = secret_key
-        self.region = region
-        self.timeout = timeout
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str] | None = None,
-        body_path: str | None = None,
-        payload_sha256: str = EMPTY_SHA256,
-        headers: dict[str, str] | None = None,
-    ):
-        url = self.endpoint + _quote(path, safe="/-_.~")
-        if query:
-            url += "?" + urllib.parse.urlencode(sorted(query.items()), quote_via=urllib.parse.quote)
-        extra = dict(headers or {})
-        data = None
-        if body_path is not None:
-            extra["content-length"] = str(os.path.getsize(body_path))
-            data = open(body_path, "rb")  # noqa: SIM115 - urllib streams it; closed below
-        signed = sign(
-            method,
-            url,
-            extra,
-            payload_sha256,
-            self.access_key,
-            self.secret_key,
-            self.region,
-            datetime.now(UTC),
-        )
-        request = urllib.request.Request(url, data=data, method=method, headers=signed)
-        try:
-            return urllib.request.urlopen(request, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(500).decode("utf-8", "replace")
-            raise S3Error(f"{method} {self.endpoint}{path} answered HTTP {exc.code}: {detail}") from exc
-        except urllib.error.URLError as exc:
+        parts = urllib.parse.urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
             raise S3Error(
-                f"{method} {self.endpoint}{path} failed: {exc.reason}; is MinIO reachable there?"
-            ) from exc
-        finally:
-            if data is not None:
-                data.close()
+                f"endpoint {endpoint!r} is not an S3 API URL: give http(s)://HOST[:PORT] with no path, "
+                "e.g. http://192.168.1.201:9000 (MinIO's reserved LoadBalancer IP)"
+            )
+        if ca_file and not os.path.isfile(ca_file):
+            raise S3Error(f"ca_file {ca_file} is not a file; give the PEM bundle of MinIO's CA")
+        # The system trust store (or ca_file alone) rather than the SDK's
+        # default, certifi's bundle, which a platform's private CA is not in.
+        pool = urllib3.PoolManager(
+            ssl_context=ssl.create_default_context(cafile=ca_file),
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            retries=urllib3.Retry(total=3, backoff_factor=0.5, status_forcelist=[500, 502, 503, 504]),
+        )
+        # region given: the SDK never asks GetBucketLocation, which the
+        # backup's read-only identity is not allowed to.
+        self._sdk = Minio(
+            parts.netloc,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=parts.scheme == "https",
+            region=region,
+            http_client=pool,
+        )
+        # MinIO is always addressed path-style (the SDK switches to virtual
+        # hosts only for AWS names); keep it so for every endpoint.
+        self._sdk.disable_virtual_style_endpoint()
+
+    def _call(self, method: str, bucket: str, key: str, action, *args, **kwargs):
+        """``action(*args, **kwargs)``; a failure becomes an S3Error naming ``method`` on bucket/key."""
+        request = f"{method} {self.endpoint}/{bucket}" + (f"/{key}" if key else "")
+        try:
+            return action(*args, **kwargs)
+        except MinioS3Error as exc:
+            status = exc.response.status
+            hint = "; check access_key and secret_key (the MinIO identity's Secret)" if status == 403 else ""
+            answer = f"{exc.code} {exc.message or ''}".rstrip()
+            raise S3Error(f"{request} answered HTTP {status}: {answer}{hint}") from None
+        except MinioException as exc:  # 5xx after the retries, or an answer that is not S3's XML
+            raise S3Error(f"{request} failed: {str(exc)[:300]}") from None
+        except ValueError as exc:  # the SDK's own checks: bucket and key names, part counts
+            raise S3Error(f"{request}: {exc}") from None
+        except urllib3.exceptions.HTTPError as exc:  # refused, timed out, TLS: the reason, not the headers
+            reason = getattr(exc, "reason", None) or exc
+            raise S3Error(f"{request} failed: {reason}; is MinIO reachable there?") from None
 
     def bucket_exists(self, bucket: str) -> bool:
-        try:
-            with self._request("HEAD", f"/{bucket}"):
-                return True
-        except S3Error as exc:
-            if "HTTP 404" in str(exc):
-                return False
-            raise
+        return self._call("HEAD", bucket, "", self._sdk.bucket_exists, bucket)
 
     def create_bucket(self, bucket: str) -> None:
-        with self._request("PUT", f"/{bucket}"):
-            pass
+        self._call("PUT", bucket, "", self._sdk.make_bucket, bucket)
 
     def list_objects(self, bucket: str) -> Iterator[RemoteObject]:
-        token = None
+        items = self._sdk.list_objects(bucket, recursive=True)
         while True:
-            query = {"list-type": "2"}
-            if token:
-                query["continuation-token"] = token
-            with self._request("GET", f"/{bucket}", query=query) as response:
-                root = ET.fromstring(response.read())
-            for item in root.iter(f"{_NS}Contents"):
-                yield RemoteObject(
-                    key=item.findtext(f"{_NS}Key") or "",
-                    size=int(item.findtext(f"{_NS}Size") or 0),
-                    etag=(item.findtext(f"{_NS}ETag") or "").strip('"'),
-                )
-            if (root.findtext(f"{_NS}IsTruncated") or "false") != "true":
+            item = self._call("GET", bucket, "", next, items, None)
+            if item is None:
                 return
-            token = root.findtext(f"{_NS}NextContinuationToken")
+            yield RemoteObject(
+                key=item.object_name or "", size=item.size or 0, etag=(item.etag or "").strip('"')
+            )
 
     def download(self, bucket: str, key: str, target: str) -> None:
-        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-        partial = target + ".partial"
-        with self._request("GET", f"/{bucket}/{key}") as response, open(partial, "wb") as handle:
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                handle.write(chunk)
-        os.replace(partial, target)
+        # The SDK writes TARGET.<etag>.part.minio and renames it when complete.
+        self._call("GET", bucket, key, self._sdk.fget_object, bucket, key, target)
 
-    def upload(self, bucket: str, key: str, source: str, sha256: str) -> None:
-        with self._request("PUT", f"/{bucket}/{key}", body_path=source, payload_sha256=sha256):
-            pass
+    def upload(self, bucket: str, key: str, source: str) -> None:
+        self._call(
+            "PUT", bucket, key, self._sdk.fput_object, bucket, key, source, part_size=_UPLOAD_PART_SIZE
+        )
 
 
 def _safe_local(root: str, key: str) -> str:
@@ -203,12 +161,30 @@ def _safe_local(root: str, key: str) -> str:
     return target
 
 
+def multipart_etag(path: str, part_size: int) -> str:
+    """The ETag S3 and MinIO give a multipart upload of ``path`` in ``part_size`` parts.
+
+    MD5 of the parts' binary MD5s, then ``-<number of parts>``.
+    """
+    digests, parts = hashlib.md5(usedforsecurity=False), 0
+    with open(path, "rb") as handle:
+        for part in iter(lambda: handle.read(part_size), b""):
+            digests.update(hashlib.md5(part, usedforsecurity=False).digest())
+            parts += 1
+    return f"{digests.hexdigest()}-{parts}"
+
+
 def _same(local: str, remote: RemoteObject) -> bool:
     if not os.path.exists(local) or os.path.getsize(local) != remote.size:
         return False
-    if "-" in remote.etag:  # multipart upload: the ETag is not an MD5, size is all we can compare
-        return True
-    return file_digests(local)[1] == remote.etag
+    if "-" not in remote.etag:
+        return file_digests(local)[1] == remote.etag
+    # A multipart upload: its ETag depends on the part size the uploader
+    # chose. Recompute it for the known part sizes that give its part count
+    # (usually one); when none does, size is all there is to compare.
+    parts = remote.etag.rpartition("-")[2]
+    sizes = [size for size in _KNOWN_PART_SIZES if str(-(-remote.size // size)) == parts]
+    return not sizes or any(multipart_etag(local, size) == remote.etag for size in sizes)
 
 
 def mirror_down(client: S3Client, bucket: str, folder: str) -> list[str]:
@@ -234,12 +210,12 @@ def mirror_up(client: S3Client, bucket: str, folder: str, create: bool = True) -
     copied = []
     for base, _dirs, files in os.walk(folder):
         for name in sorted(files):
-            if name.endswith(".partial"):
+            if name.endswith(_IN_PROGRESS_SUFFIXES):
                 continue
             path = os.path.join(base, name)
             key = os.path.relpath(path, folder).replace(os.sep, "/")
             if key in remote and _same(path, remote[key]):
                 continue
-            client.upload(bucket, key, path, file_digests(path)[0])
+            client.upload(bucket, key, path)
             copied.append(key)
     return copied

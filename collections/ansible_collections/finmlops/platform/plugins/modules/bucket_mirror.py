@@ -1,10 +1,12 @@
 #!/usr/bin/python
-"""Ansible module: mirror a MinIO bucket to a controller folder or back (S3 API, SigV4)."""
+"""Ansible module: mirror a MinIO bucket to a controller folder or back (S3 API, through the minio SDK)."""
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.finmlops.platform.plugins.module_utils.s3_mirror import (
+    HAS_MINIO,
+    MINIO_IMPORT_ERROR,
     S3Client,
     S3Error,
     mirror_down,
@@ -15,8 +17,11 @@ DOCUMENTATION = r"""
 module: bucket_mirror
 short_description: Mirror a MinIO bucket to a local folder (backup) or a local folder to a bucket (restore)
 description:
-  - Talks to MinIO's S3 API directly (path-style, AWS Signature V4); needs no mc or boto3.
-  - Objects are compared by size and MD5, so a repeated run transfers nothing and reports no change.
+  - Talks to MinIO's S3 API through the MinIO Python SDK (path-style, AWS Signature V4); needs no mc or boto3.
+  - Objects are compared by size and MD5 (for multipart uploads, their part MD5s), so a repeated run
+    transfers nothing and reports no change.
+requirements:
+  - minio >= 7.2, < 8 (the collection's requirements.txt)
 options:
   endpoint:
     description: MinIO API URL, e.g. http://192.168.1.201:9000 (its reserved LoadBalancer IP).
@@ -53,6 +58,11 @@ options:
     description: Signing region (MinIO's default is us-east-1).
     type: str
     default: us-east-1
+  ca_file:
+    description:
+      - PEM file of the CAs to trust for an C(https) endpoint, instead of the controller's system CAs.
+      - For a MinIO whose certificate a private CA signed.
+    type: path
 author: financial-mlops maintainers
 """
 
@@ -86,12 +96,21 @@ def main() -> None:
             "direction": {"type": "str", "choices": ["download", "upload"], "required": True},
             "create_bucket": {"type": "bool", "default": True},
             "region": {"type": "str", "default": "us-east-1"},
+            "ca_file": {"type": "path"},
         },
         supports_check_mode=False,
     )
+    if not HAS_MINIO:
+        module.fail_json(msg=missing_required_lib("minio"), exception=MINIO_IMPORT_ERROR)
     params = module.params
-    client = S3Client(params["endpoint"], params["access_key"], params["secret_key"], params["region"])
     try:
+        client = S3Client(
+            params["endpoint"],
+            params["access_key"],
+            params["secret_key"],
+            params["region"],
+            ca_file=params["ca_file"],
+        )
         if params["direction"] == "download":
             transferred = mirror_down(client, params["bucket"], params["path"])
         else:
