@@ -163,12 +163,12 @@ def test_a_model_clearly_worse_than_an_informed_rule_is_rejected() -> None:
     metrics = optimal_rule_market()
     windows = metrics["walk_forward"]["windows"]
     y = np.asarray(windows["y"])
-    right = np.random.default_rng(6).random(y.size) < 0.56  # beats majority, trails previous_bar by ~4 pt
+    right = np.random.default_rng(6).random(y.size) < 0.55  # beats majority, trails previous_bar by ~5 pt
     windows["model"] = np.where(right == (y == 1), 0.7, 0.3).tolist()
     decision = evaluate_gate(candidate(metrics=metrics), None)
     assert not decision.promote
     assert statuses(decision)["beats_baselines"] == "fail"
-    assert any("previous_bar (not worse by > 0.0100?)" in r for r in decision.reasons), decision.reasons
+    assert any("previous_bar (not worse by > 0.0200?)" in r for r in decision.reasons), decision.reasons
 
 
 def test_a_copy_of_the_uninformed_baseline_is_rejected_by_default() -> None:
