@@ -82,7 +82,7 @@ def moto_server(log_dir: Path, no_auth_actions: int) -> Iterator[tuple[Path, str
     moto checks and authorizes every later one.
     """
     python = moto_python()
-    from ml.services import free_port
+    from loopback import free_port
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

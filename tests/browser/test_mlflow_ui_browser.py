@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from cdp import CHROMIUM, Browser, non_blank_fraction
+from loopback import free_port, wait_until_ok
 
 pytestmark = [
     pytest.mark.slow,
@@ -28,12 +26,6 @@ pytestmark = [
 ]
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -99,21 +91,16 @@ def mlflow_ui(demo_store):
         cwd=demo_store["dir"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(
-                "mlflow server exited:\n" + (demo_store["dir"] / "mlflow-server.log").read_text()[-3000:]
-            )
-        time.sleep(1)
-    else:
-        pytest.fail("mlflow server did not answer /health within 180 s")
+
+    def gone() -> str | None:
+        if proc.poll() is None:
+            return None
+        return "mlflow server exited:\n" + (demo_store["dir"] / "mlflow-server.log").read_text()[-3000:]
+
+    try:
+        wait_until_ok(f"{url}/health", 180, gone, interval=1)
+    except (RuntimeError, TimeoutError) as exc:
+        pytest.fail(str(exc))
     yield url
     os.killpg(proc.pid, 15)
     proc.wait(timeout=30)

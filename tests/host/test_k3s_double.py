@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from loopback import free_port
 
 DOUBLE_DIR = Path(__file__).resolve().parents[1] / "k3s_double"
 sys.path.insert(0, str(DOUBLE_DIR))
@@ -26,12 +26,6 @@ import make_airgap  # noqa: E402
 
 VERSION = "v1.33.1+k3s1"
 TOKEN = "K10-test-token-value-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

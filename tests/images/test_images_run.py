@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ import pytest
 from financial_mlops.bundle import load_bundle
 from financial_mlops.data import load_market
 from financial_mlops.features import RAW_COLUMNS
-from financial_mlops.serving.local_server import free_port
+from loopback import free_port, wait_until_ok
 
 pytestmark = [pytest.mark.images, pytest.mark.slow]
 
@@ -104,22 +103,17 @@ def served(exported: dict[str, Any]) -> Iterator[str]:
         "--publish", f"127.0.0.1:{port}:8080", MLSERVER,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+
+    def gone() -> str | None:
+        state = _podman("inspect", "--format", "{{.State.Status}}", name, check=False).stdout.strip()
+        return None if state == "running" else f"serving container {state}"
+
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/v2/models/{MODEL}/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            state = _podman("inspect", "--format", "{{.State.Status}}", name, check=False).stdout.strip()
-            if state != "running" or time.monotonic() > deadline:
-                logs = _podman("logs", name, check=False)
-                pytest.fail(
-                    f"serving container {state}, not ready:\n{logs.stdout[-3000:]}{logs.stderr[-3000:]}"
-                )
-            time.sleep(1)
+        try:
+            wait_until_ok(f"{url}/v2/models/{MODEL}/ready", 180, gone, interval=1)
+        except (RuntimeError, TimeoutError) as exc:
+            logs = _podman("logs", name, check=False)
+            pytest.fail(f"{exc}, not ready:\n{logs.stdout[-3000:]}{logs.stderr[-3000:]}")
         yield url
     finally:
         _podman("rm", "--force", "--time", "10", name, check=False)

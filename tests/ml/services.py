@@ -7,20 +7,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from loopback import free_port, wait_until_ok
 
 
 def find_pg_bin() -> Path | None:
@@ -150,21 +143,15 @@ def mlflow_server(
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
+
+    def gone() -> str | None:
+        if proc.poll() is None:
+            return None
+        tail = (workdir / "mlflow-server.log").read_text()[-3000:]
+        return f"mlflow server exited with {proc.returncode}: {tail}"
+
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                tail = (workdir / "mlflow-server.log").read_text()[-3000:]
-                raise RuntimeError(f"mlflow server exited with {proc.returncode}: {tail}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"mlflow server on {url} not healthy after {timeout}s")
-            time.sleep(0.5)
+        wait_until_ok(f"{url}/health", timeout, gone)
         yield url
     finally:
         proc.terminate()

@@ -93,7 +93,7 @@ def test_s3_errors_are_named_and_never_show_the_secret(market, tmp_path: Path) -
 
 
 def test_an_unreachable_endpoint_is_named(tmp_path: Path) -> None:
-    from .services import free_port
+    from loopback import free_port
 
     endpoint = f"http://127.0.0.1:{free_port()}"
     client = S3Client(endpoint=endpoint, region="us-east-1", access_key="a", secret_key="s3cret-value")

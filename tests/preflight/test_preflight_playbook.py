@@ -14,6 +14,7 @@ import socket
 import sys
 
 import pytest
+from loopback import free_port
 from preflight_helpers import edit_yaml
 
 
@@ -70,12 +71,6 @@ def test_placeholder_secret_fails_and_real_secrets_stay_hidden(inventory_copy, r
     assert "vault_k3s_token: is still a placeholder value" in text
     assert "vault_postgres_password: is" not in text
     assert real not in text
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def local_host(address: str, **host_vars) -> dict:
