@@ -35,7 +35,7 @@ import torch
 from financial_mlops import policy
 from financial_mlops.data import MarketData, TickerSeries
 from financial_mlops.dataset import SplitConfig, prepare
-from financial_mlops.feature_store import data_section
+from financial_mlops.feature_files import data_section
 from financial_mlops.pipeline import train_prepared
 from financial_mlops.serving.gate import REQUIRED_ARTIFACTS, Evidence, GateThresholds, evaluate_gate
 from financial_mlops.synth import generate_market

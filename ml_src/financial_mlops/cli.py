@@ -93,7 +93,7 @@ def _split_config(args: argparse.Namespace) -> SplitConfig:
 def cmd_validate_data(args: argparse.Namespace) -> int:
     from financial_mlops.data import load_market
     from financial_mlops.dataset import prepare
-    from financial_mlops.feature_store import data_section
+    from financial_mlops.feature_files import data_section
 
     market = load_market(args.data)
     # The same checks training makes (enough bars and windows per split), before any training starts.
@@ -120,7 +120,7 @@ def cmd_validate_data(args: argparse.Namespace) -> int:
 def cmd_features(args: argparse.Namespace) -> int:
     from financial_mlops.data import load_market
     from financial_mlops.dataset import prepare
-    from financial_mlops.feature_store import data_section, save_features
+    from financial_mlops.feature_files import data_section, save_features
 
     market = load_market(args.data)
     prepared = prepare(market, _split_config(args))
@@ -139,7 +139,7 @@ def _add_split_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from financial_mlops.feature_store import load_features
+    from financial_mlops.feature_files import load_features
     from financial_mlops.pipeline import run_training, train_prepared
     from financial_mlops.train import TrainConfig
 

@@ -16,13 +16,13 @@ from financial_mlops.bundle import ModelBundle, save_bundle
 from financial_mlops.data import load_market
 from financial_mlops.dataset import PreparedData, SplitConfig, prepare, windows_for_spec
 from financial_mlops.evaluation import evaluate_split
-from financial_mlops.feature_store import data_section
+from financial_mlops.feature_files import data_section
 from financial_mlops.folds import walk_forward
+from financial_mlops.leakage_check import random_walk_check
 from financial_mlops.metrics import calibration_table, downsample_curves
 from financial_mlops.models import LSTMClassifier, build_model, count_parameters
 from financial_mlops.plots import plot_equity, plot_loss_curves, plot_reliability
 from financial_mlops.progress import step_note
-from financial_mlops.sanity import random_walk_check
 from financial_mlops.spec import FeatureSpec
 from financial_mlops.train import FitResult, TrainConfig, fit, predict_logits, seed_everything
 

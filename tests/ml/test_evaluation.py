@@ -9,8 +9,8 @@ import pytest
 from financial_mlops.dataset import SplitConfig, prepare
 from financial_mlops.evaluation import evaluate_split, judge
 from financial_mlops.features import FEATURE_NAMES, compute_features
+from financial_mlops.leakage_check import random_walk_check
 from financial_mlops.metrics import classification_metrics, long_flat_backtest, periods_per_year
-from financial_mlops.sanity import random_walk_check
 
 from .helpers import synthetic_market
 

@@ -31,7 +31,7 @@ TORCH_FREE = [
     "financial_mlops.data",
     "financial_mlops.features",
     "financial_mlops.dataset",
-    "financial_mlops.sanity",
+    "financial_mlops.leakage_check",
     "financial_mlops.serving.requests",
     "financial_mlops.serving.settings",
 ]

@@ -29,7 +29,7 @@ SCHEMA = "financial-mlops/features/v1"
 _FIELDS = ("X", "y", "X_raw_last", "next_return", "ticker", "end_index", "dates")
 
 
-class FeatureStoreError(ValueError):
+class FeatureFilesError(ValueError):
     """A features folder that cannot be used; the message says which and why."""
 
 
@@ -91,16 +91,16 @@ def load_features(folder: str | Path) -> tuple[PreparedData, dict[str, Any]]:
     folder = Path(folder)
     manifest_path = folder / MANIFEST_FILE
     if not manifest_path.is_file():
-        raise FeatureStoreError(
+        raise FeatureFilesError(
             f"{folder}: no {MANIFEST_FILE}; pass the folder written by `python -m financial_mlops features`"
         )
     manifest = json.loads(manifest_path.read_text())
     if manifest.get("schema") != SCHEMA:
-        raise FeatureStoreError(f"{manifest_path}: schema {manifest.get('schema')!r}, expected {SCHEMA!r}")
+        raise FeatureFilesError(f"{manifest_path}: schema {manifest.get('schema')!r}, expected {SCHEMA!r}")
     for name, digest in manifest["sha256"].items():
         path = folder / name
         if not path.is_file() or _sha256(path) != digest:
-            raise FeatureStoreError(
+            raise FeatureFilesError(
                 f"{path}: missing or changed since the features step wrote it (sha256 mismatch); "
                 "rerun the features step"
             )

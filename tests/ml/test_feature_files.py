@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from financial_mlops.dataset import SPLITS, SplitConfig, prepare
-from financial_mlops.feature_store import (
+from financial_mlops.feature_files import (
     ARRAYS_FILE,
-    FeatureStoreError,
+    FeatureFilesError,
     data_section,
     load_features,
     save_features,
@@ -47,10 +47,10 @@ def test_a_changed_array_file_is_refused(prepared_market, tmp_path: Path) -> Non
     save_features(prepared, data_section(market, prepared), tmp_path)
     with (tmp_path / ARRAYS_FILE).open("ab") as f:
         f.write(b"\0")
-    with pytest.raises(FeatureStoreError, match=r"sha256 mismatch.*rerun the features step"):
+    with pytest.raises(FeatureFilesError, match=r"sha256 mismatch.*rerun the features step"):
         load_features(tmp_path)
 
 
 def test_a_folder_without_manifest_is_named(tmp_path: Path) -> None:
-    with pytest.raises(FeatureStoreError, match=r"no FEATURES.json; pass the folder written by"):
+    with pytest.raises(FeatureFilesError, match=r"no FEATURES.json; pass the folder written by"):
         load_features(tmp_path)
