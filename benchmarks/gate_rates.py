@@ -16,7 +16,7 @@ Nothing is logged to MLflow; the gate sees the report as it would see
 metrics.json. It trains ``4 markets x N x (1 + folds)`` models: size it with
 --seeds/--bars/--epochs on a busy machine and say so beside the figures.
 
-    python benchmarks/gate_rates.py --seeds 20 --json build/gate_rates.json
+    OMP_NUM_THREADS=1 python benchmarks/gate_rates.py --seeds 20 --json build/gate_rates.json
 """
 
 from __future__ import annotations
@@ -159,10 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         "--markets", default=",".join(MARKETS), help="comma-separated subset of " + ",".join(MARKETS)
     )
     p.add_argument("--tickers", type=int, default=4)
-    p.add_argument("--bars", type=int, default=1500, help="bars per ticker")
+    p.add_argument("--bars", type=int, default=2500, help="bars per ticker (2500: ten years of daily bars)")
     p.add_argument("--window", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=6, help="maximum epochs of the final model")
-    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=15, help="maximum epochs of the final model")
+    p.add_argument("--patience", type=int, default=4)
     p.add_argument("--folds", type=int, default=policy.FOLDS)
     p.add_argument("--fold-epochs", type=int, help="epochs per fold model (default: the final model's best)")
     p.add_argument("--min-test-samples", type=int, default=200)
