@@ -146,7 +146,12 @@ def references(role: str) -> frozenset[str]:
 def _role_references(node: object) -> Iterator[tuple[str, str | None]]:
     """(role, tasks_from) of every import_role/include_role in a task tree."""
     if isinstance(node, dict):
-        for key in ("ansible.builtin.import_role", "ansible.builtin.include_role", "import_role", "include_role"):
+        for key in (
+            "ansible.builtin.import_role",
+            "ansible.builtin.include_role",
+            "import_role",
+            "include_role",
+        ):
             args = node.get(key)
             if isinstance(args, dict) and isinstance(args.get("name"), str):
                 yield args["name"], args.get("tasks_from")
@@ -270,12 +275,46 @@ def notified(role: str) -> set[str]:
     for part in ("tasks", "handlers"):
         for file in sorted((ROLES / role / part).rglob("*.y*ml")):
             names |= set(walk(_load(file)))
-    return names
+    return {handler for name in names for handler in _handler_literals(role, name)}
+
+
+def _handler_literals(role: str, notify: str, depth: int = 0) -> set[str]:
+    """A notify entry as handler names: a template yields the quoted names in it,
+    through the role's (or a dependency's) vars when it names a variable."""
+    if "{{" not in notify:
+        return {notify}
+    found = set(re.findall(r"'([^']+)'", notify))
+    values = role_variables(role)
+    for name in _names(notify):
+        value = values.get(name)
+        if (
+            isinstance(value, str)
+            and depth < 3
+            and ("{{" in value or re.fullmatch(rf"{{{{\s*{name}\s*}}}}", notify))
+        ):
+            found |= _handler_literals(role, value, depth + 1)
+    return found
+
+
+@functools.cache
+def role_variables(role: str) -> dict[str, object]:
+    """defaults and vars of the role and of every role it depends on."""
+    values: dict[str, object] = {}
+    for name in (*sorted(dependencies(role)), role):
+        for part in ("defaults", "vars"):
+            for file in sorted((ROLES / name / part).rglob("*.y*ml")):
+                for doc in _load(file):
+                    values.update(doc if isinstance(doc, dict) else {})
+    return values
 
 
 def entry_points() -> Iterator[tuple[str, str, Path]]:
     """(role, entry point, caller) of every tasks_from in roles, playbooks and molecule."""
-    files = [*ROLES.rglob("tasks/**/*.y*ml"), *(ROOT / "playbooks").rglob("*.y*ml"), *(ROOT / "molecule").rglob("*.y*ml")]
+    files = [
+        *ROLES.rglob("tasks/**/*.y*ml"),
+        *(ROOT / "playbooks").rglob("*.y*ml"),
+        *(ROOT / "molecule").rglob("*.y*ml"),
+    ]
     for file in sorted(files):
         for role, tasks_from in _role_references(_load(file)):
             if tasks_from:
@@ -311,7 +350,9 @@ def test_every_variable_read_by_several_roles_is_declared_in_platform_defaults()
 
 def test_platform_defaults_declares_only_what_a_role_reads() -> None:
     # Its own defaults count: the plumbing derives from platform_inventory_dir.
-    read_anywhere = set().union(*(reads(r) for r in role_names() if r != DEFAULTS_ROLE), references(DEFAULTS_ROLE))
+    read_anywhere = set().union(
+        *(reads(r) for r in role_names() if r != DEFAULTS_ROLE), references(DEFAULTS_ROLE)
+    )
     unread = declared_defaults() - read_anywhere
     assert not unread, f"platform_defaults declares variables no role reads: {sorted(unread)}"
 
@@ -320,7 +361,9 @@ def test_platform_defaults_defaults_match_its_argument_spec() -> None:
     defaults = yaml.safe_load((ROLES / DEFAULTS_ROLE / "defaults" / "main.yml").read_text())
     spec = argument_specs(DEFAULTS_ROLE)["main"]["options"]
     undeclared = set(defaults) - set(spec)
-    assert not undeclared, f"platform_defaults/defaults/main.yml sets undeclared variables: {sorted(undeclared)}"
+    assert not undeclared, (
+        f"platform_defaults/defaults/main.yml sets undeclared variables: {sorted(undeclared)}"
+    )
     required_with_default = [n for n, o in spec.items() if o.get("required") and n in defaults]
     assert not required_with_default, f"required yet defaulted: {required_with_default}"
 
@@ -329,7 +372,9 @@ def test_every_reader_of_a_shared_variable_loads_platform_defaults() -> None:
     shared = shared_variables()
     readers = set().union(*shared.values()) if shared else set()
     missing = sorted(
-        r for r in readers if DEFAULTS_ROLE not in _meta_dependencies(r) and DEFAULTS_ROLE not in dependencies(r)
+        r
+        for r in readers
+        if DEFAULTS_ROLE not in _meta_dependencies(r) and DEFAULTS_ROLE not in dependencies(r)
     )
     assert not missing, f"roles reading shared variables without depending on {DEFAULTS_ROLE}: {missing}"
 
@@ -338,7 +383,9 @@ def test_every_reader_of_a_shared_variable_loads_platform_defaults() -> None:
 def test_a_role_notifies_only_handlers_it_owns_or_depends_on(role: str) -> None:
     available = handler_names(role).union(*(handler_names(d) for d in dependencies(role)))
     unknown = notified(role) - available
-    assert not unknown, f"roles/{role} notifies {sorted(unknown)}, owned by neither it nor a role it depends on"
+    assert not unknown, (
+        f"roles/{role} notifies {sorted(unknown)}, owned by neither it nor a role it depends on"
+    )
 
 
 def test_every_tasks_from_entry_point_has_an_argument_spec() -> None:
