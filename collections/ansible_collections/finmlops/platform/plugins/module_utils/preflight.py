@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.finmlops.platform.plugins.module_utils import metallb
 from ansible_collections.finmlops.platform.plugins.module_utils.preflight_api_endpoint import (
     check_api_address,
 )
@@ -96,7 +97,11 @@ class Policy:
 
 @dataclass(frozen=True)
 class PoolEntry:
-    """One MetalLB address entry as an inclusive address range."""
+    """One MetalLB address entry as an inclusive address range.
+
+    Parsing and the range rules are module_utils/metallb.py's, the ones the
+    metallb role's filters use: preflight only words the problems for people.
+    """
 
     pool: str
     text: str
@@ -104,17 +109,13 @@ class PoolEntry:
     last: IPAddress
 
     def overlaps(self, first: IPAddress, last: IPAddress) -> bool:
-        return self.first.version == first.version and self.first <= last and first <= self.last
+        return metallb.overlaps((self.first, self.last), (first, last))
 
     def contains(self, address: IPAddress) -> bool:
-        return self.first.version == address.version and self.first <= address <= self.last
+        return metallb.contains((self.first, self.last), address)
 
     def inside(self, network: IPNetwork) -> bool:
-        return (
-            self.first.version == network.version
-            and network.network_address <= self.first
-            and self.last <= network.broadcast_address
-        )
+        return metallb.inside((self.first, self.last), network)
 
     @property
     def label(self) -> str:
@@ -255,7 +256,7 @@ def _parse_cidr_setting(name: str, settings: Mapping[str, Any], result: Prefligh
         try:
             networks.append(ipaddress.ip_network(part, strict=True))
         except ValueError as exc:
-            meant = _network_with_host_bits(part)
+            meant = metallb.network_with_host_bits(part)
             hint = f", e.g. {meant} (host bits must be zero)" if meant else ""
             result.problem(name, f"{part!r} is not a valid CIDR ({exc})", f"write it as network/prefix{hint}")
             return []
@@ -318,39 +319,12 @@ def _check_choice(
 
 
 def _parse_pool_entry(pool: str, entry: Any, result: PreflightResult) -> PoolEntry | None:
-    label = f"metallb_address_pools[{pool}]"
-    fix = "write each address as a range a.b.c.d-a.b.c.e or a CIDR a.b.c.d/nn"
-    if not isinstance(entry, str):
-        result.problem(label, f"entry {entry!r} is not a string", fix)
-        return None
-    text = entry.strip()
-    if "-" in text:
-        start_text, _, end_text = text.partition("-")
-        try:
-            first = ipaddress.ip_address(start_text.strip())
-            last = ipaddress.ip_address(end_text.strip())
-        except ValueError as exc:
-            result.problem(label, f"entry {text!r} is not a valid range ({exc})", fix)
-            return None
-        if first.version != last.version:
-            result.problem(label, f"entry {text!r} mixes IPv4 and IPv6", fix)
-            return None
-        if first > last:
-            result.problem(label, f"entry {text!r} ends before it starts", f"write it as {last}-{first}")
-            return None
-        return PoolEntry(pool, text, first, last)
-    if "/" not in text:
-        hint = f"; a single address is written {text}/32" if _is_ip(text) else ""
-        result.problem(label, f"entry {text!r} is neither a range nor a CIDR", fix + hint)
-        return None
     try:
-        network = ipaddress.ip_network(text, strict=True)
-    except ValueError as exc:
-        meant = _network_with_host_bits(text)
-        hint = f"; did you mean {meant}?" if meant else ""
-        result.problem(label, f"entry {text!r} is not a valid CIDR ({exc})", fix + hint)
+        first, last = metallb.parse_entry(entry)
+    except metallb.EntryError as exc:
+        result.problem(f"metallb_address_pools[{pool}]", str(exc), exc.fix)
         return None
-    return PoolEntry(pool, text, network.network_address, network.broadcast_address)
+    return PoolEntry(pool, entry.strip(), first, last)
 
 
 def _parse_pools(settings: Mapping[str, Any], result: PreflightResult) -> list[PoolEntry]:
@@ -426,8 +400,10 @@ def _check_pools(
                         "take MetalLB addresses from the node network (layer2) or a routed range (bgp), "
                         "never from the pod or service networks",
                     )
-        node_nets = [n for n in networks.get("k3s_node_cidr", []) if n.version == entry.first.version]
-        if layer2 and node_nets and not any(entry.inside(n) for n in node_nets):
+        node_nets = metallb.outside_layer2_networks(
+            (entry.first, entry.last), networks.get("k3s_node_cidr", [])
+        )
+        if layer2 and node_nets:
             result.problem(
                 entry.label,
                 f"entry {entry.text} is outside k3s_node_cidr {', '.join(map(str, node_nets))}; in layer2 "
@@ -604,19 +580,3 @@ def _check_secrets(secrets: Mapping[str, Any], result: PreflightResult) -> None:
                 "set a real secret in your vault file (ansible-vault edit), or remove the variable so the "
                 "secret is generated once into platform_secrets_dir",
             )
-
-
-def _network_with_host_bits(text: str) -> IPNetwork | None:
-    """The network a CIDR with host bits set stands for (None when not a CIDR at all)."""
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
