@@ -1,4 +1,4 @@
-"""Who can reach MLflow: mlflow_allowed_source_ranges on its LoadBalancer and its ingress policy."""
+"""Who can reach the LoadBalancers: source ranges on MLflow, the inference endpoint and argo-server."""
 
 from __future__ import annotations
 
@@ -24,6 +24,24 @@ def test_loadbalancer_keeps_client_addresses_and_admits_only_the_ranges(platform
 
 
 @pytest.mark.slow
+def test_inference_endpoint_keeps_client_addresses_and_admits_only_the_ranges(platform_render) -> None:
+    (mesh,) = platform_render.find("Service", "seldon-mesh", "financial-ml")
+    spec = mesh["spec"]
+    assert spec["externalTrafficPolicy"] == "Local"
+    assert spec["loadBalancerSourceRanges"] == SAMPLE_RANGES  # tenancy_inference_client_cidrs
+    policy = platform_render.one("NetworkPolicy", "allow-inference-ingress", "financial-ml")
+    cidrs = [p["ipBlock"]["cidr"] for rule in policy["spec"]["ingress"] for p in rule["from"]]
+    assert cidrs == SAMPLE_RANGES
+
+
+@pytest.mark.slow
+def test_argo_server_admits_only_the_ranges(platform_render) -> None:
+    (server,) = platform_render.find("Service", "argo-server", "argo")
+    assert server["spec"]["type"] == "LoadBalancer"
+    assert server["spec"]["loadBalancerSourceRanges"] == SAMPLE_RANGES  # argo_workflows_server_client_cidrs
+
+
+@pytest.mark.slow
 def test_ingress_policy_names_its_sources(platform_render) -> None:
     policy = platform_render.one("NetworkPolicy", "allow-mlflow-ingress", "mlflow")
     rules = policy["spec"]["ingress"]
@@ -32,12 +50,12 @@ def test_ingress_policy_names_its_sources(platform_render) -> None:
     assert cidrs == SAMPLE_RANGES
 
 
-def _check_ranges(tmp_path, ansible_env, ranges):
-    """Run the mlflow role alone with ``ranges``: it stops at its first check that fails."""
+def _check_ranges(tmp_path, ansible_env, ranges, role="mlflow", variable="mlflow_allowed_source_ranges"):
+    """Run ``role`` alone with ``variable`` set to ``ranges``: it stops at its first check that fails."""
     playbook = tmp_path / "check.yml"
     playbook.write_text(
         "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
-        "  tasks:\n    - ansible.builtin.include_role:\n        name: mlflow\n",
+        f"  tasks:\n    - ansible.builtin.include_role:\n        name: {role}\n",
         encoding="utf-8",
     )
     proc = run_ansible(
@@ -46,13 +64,13 @@ def _check_ranges(tmp_path, ansible_env, ranges):
         "-i",
         "inventory/sample",
         "-e",
-        json.dumps({"mlflow_allowed_source_ranges": ranges}),
+        json.dumps({variable: ranges}),
         env=ansible_env,
     )
     return proc.returncode, proc.stdout + proc.stderr
 
 
-REFUSAL = "mlflow_allowed_source_ranges must be a non-empty list of IPv4 CIDRs"
+REFUSAL = "mlflow_allowed_source_ranges must be a non-empty list"
 
 
 def test_ipv4_cidrs_pass_the_check(tmp_path, ansible_env) -> None:
@@ -71,3 +89,16 @@ def test_anything_but_ipv4_cidrs_is_refused(tmp_path, ansible_env, ranges) -> No
     returncode, output = _check_ranges(tmp_path, ansible_env, ranges)
     assert returncode != 0, output
     assert REFUSAL in output, output[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("role", "variable"),
+    [("seldon", "tenancy_inference_client_cidrs"), ("argo_workflows", "argo_workflows_server_client_cidrs")],
+)
+def test_the_other_loadbalancers_refuse_bad_ranges_too(tmp_path, ansible_env, role, variable) -> None:
+    returncode, output = _check_ranges(
+        tmp_path, ansible_env, ["192.168.1.0/24", "192.168.1.0/40"], role, variable
+    )
+    assert returncode != 0, output
+    assert f"{variable}[1]: '192.168.1.0/40' is not an IPv4 CIDR" in output, output[-3000:]
+    assert f"{variable} must be a" in output, output[-3000:]
