@@ -6,19 +6,6 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-# Owned namespaces still without a default-deny in both directions, each
-# with its reason. The test fails when one gets its policies (remove it
-# here) or when another namespace loses them.
-DEFAULT_DENY_NOT_YET = {
-    # Operators of upstream charts (Calico, MetalLB's speaker on the host
-    # network, Argo's controller and server, Seldon's controller): their
-    # exact flows (API server, webhooks, metrics) are not in the flow table yet.
-    "tigera-operator",
-    "metallb-system",
-    "argo",
-    "seldon-system",
-}
-
 # Pods that talk to the Kubernetes API and so keep their ServiceAccount token.
 API_CLIENTS = {
     ("tigera-operator", "tigera-operator"),  # Calico's operator
@@ -47,13 +34,23 @@ def _denies(policy: dict, direction: str) -> bool:
 
 def test_every_owned_namespace_denies_by_default_both_ways(platform_render) -> None:
     namespaces = {n["metadata"]["name"] for n in platform_render.find("Namespace")}
-    assert {"mlflow", "financial-ml", "financial-mlops-pytorch"} <= namespaces
+    # Every namespace the platform creates: the application ones, MLflow, and those of the
+    # upstream controllers (Calico's operator, MetalLB, Argo, Seldon).
+    assert {
+        "mlflow",
+        "financial-ml",
+        "financial-mlops-pytorch",
+        "tigera-operator",
+        "metallb-system",
+        "argo",
+        "seldon-system",
+    } <= namespaces
     lacking = set()
     for namespace in namespaces:
         policies = platform_render.find("NetworkPolicy", namespace=namespace)
         if not (any(_denies(p, "Ingress") for p in policies) and any(_denies(p, "Egress") for p in policies)):
             lacking.add(namespace)
-    assert lacking == DEFAULT_DENY_NOT_YET
+    assert not lacking, f"owned namespaces without a default-deny ingress and egress: {sorted(lacking)}"
 
 
 def _pods(render):

@@ -36,6 +36,16 @@ CONTROLLER = pod("seldon-system", "10.42.4.10", **{"control-plane": "v2-controll
 LB_CLIENT = external("192.168.1.50")
 INTERNET = external("203.0.113.9")
 INTRUDER = pod("default", "10.42.5.10", app="intruder")
+METALLB_CONTROLLER = pod(
+    "metallb-system",
+    "10.42.6.10",
+    **{"app.kubernetes.io/name": "metallb", "app.kubernetes.io/component": "controller"},
+)
+ARGO_CONTROLLER = pod(
+    "argo", "10.42.7.10", **{"app.kubernetes.io/name": "argo-workflows-workflow-controller"}
+)
+ARGO_SERVER = pod("argo", "10.42.7.11", **{"app.kubernetes.io/name": "argo-workflows-server"})
+TIGERA_POD = pod("tigera-operator", "10.42.8.10", app="anything")
 
 REQUIRED = [
     ("training -> DNS (udp)", TRAINING, DNS, 53, "UDP"),
@@ -45,6 +55,8 @@ REQUIRED = [
     ("training executor -> MinIO artifacts", TRAINING, MINIO, 9000, "TCP"),
     ("serving -> DNS", SERVER, DNS, 53, "UDP"),
     ("Seldon agent -> Kubernetes API", SERVER, API, 6443, "TCP"),
+    ("Seldon scheduler -> Kubernetes API", SCHEDULER, API, 6443, "TCP"),
+    ("Seldon model gateway -> Kubernetes API", MODELGATEWAY, API, 6443, "TCP"),
     ("Seldon agent -> scheduler (agent API)", SERVER, SCHEDULER, 9005, "TCP"),
     ("envoy -> scheduler (xDS)", ENVOY, SCHEDULER, 9002, "TCP"),
     ("envoy -> agent reverse proxy (http)", ENVOY, SERVER, 9001, "TCP"),
@@ -61,6 +73,15 @@ REQUIRED = [
     ("MLflow accounts Job -> MLflow", MLFLOW_USERS, MLFLOW, 5000, "TCP"),
     ("MinIO users Job -> MinIO", MINIO_USERS, MINIO, 9000, "TCP"),
     ("MinIO buckets Job -> MinIO", MINIO_BUCKETS, MINIO, 9000, "TCP"),
+    ("MetalLB controller -> Kubernetes API", METALLB_CONTROLLER, API, 6443, "TCP"),
+    ("API server -> MetalLB webhook", API, METALLB_CONTROLLER, 9443, "TCP"),
+    ("Argo controller -> Kubernetes API", ARGO_CONTROLLER, API, 6443, "TCP"),
+    ("argo-server -> Kubernetes API", ARGO_SERVER, API, 6443, "TCP"),
+    ("argo-server -> MinIO artifacts", ARGO_SERVER, MINIO, 9000, "TCP"),
+    ("argo-server -> DNS", ARGO_SERVER, DNS, 53, "UDP"),
+    ("LoadBalancer client -> argo-server", LB_CLIENT, ARGO_SERVER, 2746, "TCP"),
+    ("Seldon controller -> Kubernetes API", CONTROLLER, API, 6443, "TCP"),
+    ("Seldon controller -> DNS", CONTROLLER, DNS, 53, "UDP"),
 ]
 
 FORBIDDEN = [
@@ -69,6 +90,7 @@ FORBIDDEN = [
     ("training -> kubelet", TRAINING, API, 10250, "TCP"),
     ("training -> envoy", TRAINING, ENVOY, 9000, "TCP"),
     ("serving -> internet", SERVER, INTERNET, 443, "TCP"),
+    ("envoy (behind the LoadBalancer) -> Kubernetes API", ENVOY, API, 6443, "TCP"),
     ("serving -> MLflow", SERVER, MLFLOW, 5000, "TCP"),
     ("serving -> PostgreSQL", SERVER, POSTGRES, 5432, "TCP"),
     ("other namespace -> scheduler", INTRUDER, SCHEDULER, 9004, "TCP"),
@@ -86,6 +108,24 @@ FORBIDDEN = [
     ("MLflow accounts Job -> PostgreSQL", MLFLOW_USERS, POSTGRES, 5432, "TCP"),
     ("MLflow accounts Job -> MinIO", MLFLOW_USERS, MINIO, 9000, "TCP"),
     ("MinIO users Job -> MLflow", MINIO_USERS, MLFLOW, 5000, "TCP"),
+    ("internet -> MLflow (outside mlflow_allowed_source_ranges)", INTERNET, MLFLOW, 5000, "TCP"),
+    ("other namespace -> MLflow", INTRUDER, MLFLOW, 5000, "TCP"),
+    ("Seldon controller -> MLflow", CONTROLLER, MLFLOW, 5000, "TCP"),
+    ("MetalLB controller -> internet", METALLB_CONTROLLER, INTERNET, 443, "TCP"),
+    ("MetalLB controller metrics from the LAN", LB_CLIENT, METALLB_CONTROLLER, 7472, "TCP"),
+    ("other namespace -> MetalLB webhook", INTRUDER, METALLB_CONTROLLER, 9443, "TCP"),
+    ("Argo controller -> internet", ARGO_CONTROLLER, INTERNET, 443, "TCP"),
+    ("Argo controller -> MinIO", ARGO_CONTROLLER, MINIO, 9000, "TCP"),
+    ("Argo controller metrics from the LAN", LB_CLIENT, ARGO_CONTROLLER, 9090, "TCP"),
+    ("argo-server -> internet", ARGO_SERVER, INTERNET, 443, "TCP"),
+    ("argo-server -> MLflow", ARGO_SERVER, MLFLOW, 5000, "TCP"),
+    ("internet -> argo-server", INTERNET, ARGO_SERVER, 2746, "TCP"),
+    ("other namespace -> argo-server", INTRUDER, ARGO_SERVER, 2746, "TCP"),
+    ("Seldon controller -> internet", CONTROLLER, INTERNET, 443, "TCP"),
+    ("Seldon controller -> MinIO", CONTROLLER, MINIO, 9000, "TCP"),
+    ("LoadBalancer client -> Seldon controller", LB_CLIENT, CONTROLLER, 9443, "TCP"),
+    ("pod-networked pod in tigera-operator -> internet", TIGERA_POD, INTERNET, 443, "TCP"),
+    ("LAN -> pod-networked pod in tigera-operator", LB_CLIENT, TIGERA_POD, 8080, "TCP"),
 ]
 
 
@@ -113,8 +153,16 @@ def test_forbidden_flow_is_denied(policies, label, src, dst, port, protocol) -> 
 
 
 @pytest.mark.slow
-def test_both_application_namespaces_default_deny_both_directions(policies) -> None:
-    for namespace in ("financial-ml", "financial-mlops-pytorch"):
+def test_every_owned_namespace_default_denies_both_directions(policies) -> None:
+    owned = (
+        "financial-ml",
+        "financial-mlops-pytorch",
+        "tigera-operator",
+        "metallb-system",
+        "argo",
+        "seldon-system",
+    )
+    for namespace in owned:
         deny = [
             p
             for p in policies
