@@ -65,7 +65,9 @@ def _names(text: str) -> set[str]:
     except jinja2.TemplateSyntaxError:
         return set()
     names = {(n.name, n.ctx) for n in tree.find_all(jinja2.nodes.Name)}
-    return {name for name, ctx in names if ctx == "load"} - {name for name, ctx in names if ctx != "load"}
+    macros = {m.name for m in tree.find_all(jinja2.nodes.Macro)}
+    loaded = {name for name, ctx in names if ctx == "load"}
+    return loaded - {name for name, ctx in names if ctx != "load"} - macros
 
 
 def _expressions(node: object, key: str | None = None) -> Iterator[str]:
