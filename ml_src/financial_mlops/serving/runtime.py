@@ -3,7 +3,7 @@
 MLServer imports ``FinancialLSTMRuntime`` from model-settings.json
 ``implementation``. ``load`` reads the bundle files next to
 model-settings.json with torch (no MLflow at serving time); ``predict``
-decodes the request (serving.requests), runs the model and answers with
+decodes the request (serving.codec), runs the model and answers with
 ``probability`` (P(next bar up), FP64) and ``direction`` ("up"/"down").
 """
 
@@ -17,7 +17,7 @@ from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
 from mlserver.utils import get_model_uri
 
 from financial_mlops.bundle import ModelBundle, load_bundle
-from financial_mlops.serving.requests import RequestLimits, decode_request
+from financial_mlops.serving.codec import RequestLimits, decode_request
 from financial_mlops.serving.settings import RuntimeConfig
 
 
