@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from financial_mlops.models import VARIANTS, build_model
 from financial_mlops.serving.forward import LogitForward
 
