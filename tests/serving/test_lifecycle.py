@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from financial_mlops.bundle import load_bundle
+from financial_mlops.cli import main as cli_main
 from financial_mlops.serving import CHAMPION_ALIAS, RUNTIME_IMPLEMENTATION
-from financial_mlops.serving.cli import main as cli_main
 from financial_mlops.serving.export import export_from_registry
 from financial_mlops.serving.lifecycle import PromotionRefused, promote, rollback, run_gate
 from financial_mlops.serving.registry import RegistryError, champion, champion_history

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from financial_mlops.serving.cli import main as cli_main
+from financial_mlops.cli import main as cli_main
 from financial_mlops.serving.gate import GateThresholds
 from financial_mlops.serving.lifecycle import PromotionRefused, promote, register_run, run_gate
 from financial_mlops.serving.registry import champion

@@ -157,7 +157,11 @@ class GateDecision:
             "decision": "promote" if self.promote else "reject",
             "reasons": self.reasons,
             "missing": [c.name for c in self.checks if c.status == MISSING],
-            "thresholds": asdict(self.thresholds),
+            # JSON-shaped (tuples as lists) so the record returned equals the one read back from disk.
+            "thresholds": {
+                key: list(value) if isinstance(value, tuple) else value
+                for key, value in asdict(self.thresholds).items()
+            },
             "alpha": self.thresholds.alpha,
             "metric": self.thresholds.metric,
             "comparisons": self.comparisons,
