@@ -46,7 +46,7 @@ class LogitForward:
         return state
 
     def __call__(self, x: np.ndarray) -> torch.Tensor:
-        """``x``: C-contiguous float32 [B, T, F]; call under ``torch.inference_mode()``."""
+        """``x``: float32 [B, T, F], as decoded and scaled; call under ``torch.inference_mode()``."""
         _, h_n, _ = torch.lstm(
             torch.from_numpy(x),
             self._state(x.shape[0]),
