@@ -33,6 +33,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -223,11 +224,22 @@ class Target:
 
 
 def measure_interleaved(targets: list[Target], warmup: int, n: int) -> dict[str, list[float]]:
-    """Concurrency 1: one request to each target in turn, ``n`` rounds; latency per request."""
+    """Concurrency 1: one request to each target in turn, ``n`` rounds; latency per request.
+
+    The order changes every round (seeded, so runs repeat): in a fixed order
+    each target always follows the same neighbour, and the first one of a
+    round always follows the last, whose server (with a worker process, still
+    finishing its bookkeeping) competes with it for the CPU and leaves it cold
+    caches; shuffling spreads that cost over all targets instead of charging
+    one.
+    """
     callers = {t.label: t.connect() for t in targets}
     latencies: dict[str, list[float]] = {t.label: [] for t in targets}
+    order = list(targets)
+    shuffle = random.Random(0).shuffle
     for i in range(warmup + n):
-        for t in targets:
+        shuffle(order)
+        for t in order:
             call = callers[t.label][0]
             start = time.perf_counter()
             call()

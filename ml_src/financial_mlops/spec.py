@@ -1,7 +1,7 @@
 """The feature contract between training and serving: names, window, warm-up, scaler.
 
 Torch-free on purpose: data preparation (dataset.py), the leakage check
-(leakage_check.py) and request decoding (serving/requests.py) need the contract,
+(leakage_check.py) and request decoding (serving/codec.py) need the contract,
 not the model, so they import this module and never pull in torch.
 bundle.py stores it beside the weights as ``feature_spec.json``.
 """

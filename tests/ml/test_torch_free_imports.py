@@ -32,7 +32,7 @@ TORCH_FREE = [
     "financial_mlops.features",
     "financial_mlops.dataset",
     "financial_mlops.leakage_check",
-    "financial_mlops.serving.requests",
+    "financial_mlops.serving.codec",
     "financial_mlops.serving.settings",
 ]
 

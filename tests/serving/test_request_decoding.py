@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from financial_mlops.features import FEATURE_NAMES, RAW_COLUMNS, WARMUP_BARS, compute_features
-from financial_mlops.serving.requests import BadRequest, RequestLimits, decode_request
+from financial_mlops.serving.codec import BadRequest, RequestLimits, decode_request
 from financial_mlops.spec import FeatureSpec
 from financial_mlops.synth import generate_market
 from mlserver.types import InferenceRequest

@@ -3,7 +3,7 @@
 MLServer imports ``FinancialLSTMRuntime`` from model-settings.json
 ``implementation``. ``load`` reads the bundle files next to
 model-settings.json with torch (no MLflow at serving time); ``predict``
-decodes the request (serving.requests), runs the model and answers with
+decodes the request (serving.codec), runs the model and answers with
 ``probability`` (P(next bar up), FP64) and ``direction`` ("up"/"down").
 """
 
@@ -17,7 +17,8 @@ from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
 from mlserver.utils import get_model_uri
 
 from financial_mlops.bundle import ModelBundle, load_bundle
-from financial_mlops.serving.requests import RequestLimits, decode_request
+from financial_mlops.serving.codec import RequestLimits, decode_request
+from financial_mlops.serving.forward import LogitForward
 from financial_mlops.serving.settings import RuntimeConfig
 
 
@@ -43,6 +44,7 @@ class FinancialLSTMRuntime(MLModel):
 
     _bundle: ModelBundle
     _config: RuntimeConfig
+    _forward: LogitForward
     _limits: RequestLimits
     _mean: np.ndarray
     _scale: np.ndarray
@@ -60,7 +62,7 @@ class FinancialLSTMRuntime(MLModel):
         spec = self._bundle.feature_spec
         self._mean = np.asarray(spec.scaler_mean, dtype=np.float64)
         self._scale = np.asarray(spec.scaler_scale, dtype=np.float64)
-        self._bundle.model.eval()
+        self._forward = LogitForward(self._bundle.model)
         # One forward pass now so the first real request does not pay for
         # lazy initialisation inside torch.
         self._proba(np.zeros((1, spec.window, len(spec.feature_names))) + self._mean)
@@ -70,13 +72,14 @@ class FinancialLSTMRuntime(MLModel):
         """P(up) of decoded (finite, correctly shaped) windows.
 
         ``ModelBundle.predict_proba`` without its input checks, which the
-        decoder has already made: the same scaling (float64, then float32, as
-        ``FeatureSpec.transform``) and one sigmoid, so served and in-process
-        probabilities are equal.
+        decoder has already made, and with the LSTM kernel called directly
+        (``LogitForward``): the same scaling (float64, then float32, as
+        ``FeatureSpec.transform``), the same kernel and one sigmoid, so served
+        and in-process probabilities are equal.
         """
         x = ((windows.astype(np.float64, copy=False) - self._mean) / self._scale).astype(np.float32)
         with torch.inference_mode():
-            return torch.sigmoid(self._bundle.model(torch.from_numpy(x))).numpy().astype(np.float64)
+            return torch.sigmoid_(self._forward(x)).numpy().astype(np.float64)
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         windows = decode_request(payload, self._bundle.feature_spec, self._limits)
