@@ -6,6 +6,7 @@ sys.path through tests/conftest.py).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,4 +38,19 @@ def run_ansible(
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def run_role_alone(
+    tmp_path: Path, role: str, extra_vars: dict, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one role on localhost with inventory/sample with ``extra_vars`` (its input checks run first)."""
+    playbook = tmp_path / f"{role}-alone.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
+        f"  tasks:\n    - ansible.builtin.include_role:\n        name: {role}\n",
+        encoding="utf-8",
+    )
+    return run_ansible(
+        "ansible-playbook", str(playbook), "-i", "inventory/sample", "-e", json.dumps(extra_vars), env=env
     )

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from ansible_cli import run_ansible
+from ansible_cli import run_role_alone
 
 # inventory/sample leaves the default: the node network.
 SAMPLE_RANGES = ["192.168.1.0/24"]
@@ -52,21 +50,7 @@ def test_ingress_policy_names_its_sources(platform_render) -> None:
 
 def _check_ranges(tmp_path, ansible_env, ranges, role="mlflow", variable="mlflow_allowed_source_ranges"):
     """Run ``role`` alone with ``variable`` set to ``ranges``: it stops at its first check that fails."""
-    playbook = tmp_path / "check.yml"
-    playbook.write_text(
-        "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
-        f"  tasks:\n    - ansible.builtin.include_role:\n        name: {role}\n",
-        encoding="utf-8",
-    )
-    proc = run_ansible(
-        "ansible-playbook",
-        str(playbook),
-        "-i",
-        "inventory/sample",
-        "-e",
-        json.dumps({variable: ranges}),
-        env=ansible_env,
-    )
+    proc = run_role_alone(tmp_path, role, {variable: ranges}, env=ansible_env)
     return proc.returncode, proc.stdout + proc.stderr
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_cli import run_ansible
+from ansible_cli import run_role_alone
 from ansible_collections.finmlops.platform.plugins.module_utils.quota_fit import parse_quantity
 
 # A request is decoded into protobuf objects and arrays, several copies of its wire size.
@@ -22,20 +22,8 @@ def test_mlserver_grpc_limit_is_a_quarter_of_its_memory_at_most(platform_render)
 
 
 def test_a_limit_the_memory_cannot_hold_is_refused(tmp_path, ansible_env) -> None:
-    playbook = tmp_path / "check.yml"
-    playbook.write_text(
-        "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
-        "  tasks:\n    - ansible.builtin.include_role:\n        name: seldon\n",
-        encoding="utf-8",
-    )
-    proc = run_ansible(
-        "ansible-playbook",
-        str(playbook),
-        "-i",
-        "inventory/sample",
-        "-e",
-        "seldon_mlserver_grpc_max_message_bytes=1048576000",
-        env=ansible_env,
+    proc = run_role_alone(
+        tmp_path, "seldon", {"seldon_mlserver_grpc_max_message_bytes": 1048576000}, env=ansible_env
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
