@@ -26,7 +26,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -34,8 +33,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 import urllib3
+from side_venv import side_venv
 
 MOTO_SPEC = "moto[server]>=5.1,<6"
 HERE = Path(__file__).resolve().parent
@@ -52,26 +51,7 @@ S3_ADMIN = {
 
 def moto_python() -> Path:
     """Python of the moto virtualenv, built on first use; skips the test when it cannot be."""
-    venv = Path(os.environ.get("FINMLOPS_MOTO_VENV", Path.home() / ".cache/financial-mlops/moto-venv"))
-    python = venv / "bin" / "python"
-    if (venv / "bin" / "moto_server").exists():
-        return python
-    made = subprocess.run(
-        [sys.executable, "-m", "venv", "--clear", str(venv)], capture_output=True, text=True
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot create the moto virtualenv {venv}: {made.stderr.strip()[-300:]}")
-    pip = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", MOTO_SPEC],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if pip.returncode != 0:
-        pytest.skip(
-            f"cannot install {MOTO_SPEC} into {venv} (is PyPI reachable?): {pip.stderr.strip()[-300:]}"
-        )
-    return python
+    return side_venv("moto-venv", "FINMLOPS_MOTO_VENV", [MOTO_SPEC])
 
 
 @contextlib.contextmanager

@@ -11,15 +11,13 @@ undeclared import, or reaches into the ML package, fails here.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from side_venv import side_venv
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / "collections"
@@ -54,27 +52,13 @@ def plugin_modules() -> list[str]:
 def collection_python() -> Path:
     """A cached virtualenv with exactly the declared requirements (rebuilt when they change)."""
     core = importlib.metadata.version("ansible-core")
-    wanted = hashlib.sha256(f"ansible-core=={core}\n{REQUIREMENTS.read_text()}".encode()).hexdigest()
-    venv = Path(
-        os.environ.get("FINMLOPS_COLLECTION_VENV", Path.home() / ".cache/financial-mlops/collection-venv")
+    # The file's text is in the stamp: an edited requirements.txt rebuilds it.
+    return side_venv(
+        "collection-venv",
+        "FINMLOPS_COLLECTION_VENV",
+        [f"ansible-core=={core}", "-r", str(REQUIREMENTS)],
+        stamp_extra=REQUIREMENTS.read_text(),
     )
-    python, stamp = venv / "bin" / "python", venv / "requirements.sha256"
-    if stamp.exists() and stamp.read_text() == wanted:
-        return python
-    made = subprocess.run(
-        [sys.executable, "-m", "venv", "--clear", str(venv)], capture_output=True, text=True
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot create the virtualenv {venv}: {made.stderr.strip()[-300:]}")
-    pip = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", f"ansible-core=={core}", "-r", str(REQUIREMENTS)],
-        capture_output=True,
-        text=True,
-    )
-    if pip.returncode != 0:
-        pytest.skip(f"cannot install the collection's requirements (is PyPI reachable?): {pip.stderr[-300:]}")
-    stamp.write_text(wanted)
-    return python
 
 
 def test_every_plugin_imports_with_only_the_declared_requirements() -> None:
