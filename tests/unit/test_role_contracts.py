@@ -85,20 +85,26 @@ def _expressions(node: object, key: str | None = None) -> Iterator[str]:
             yield from _names(node)
 
 
-def _set_names(node: object) -> Iterator[str]:
-    """Names a task tree sets: register, loop_var, set_fact keys, task/block vars."""
+def _mappings(node: object) -> Iterator[dict]:
+    """Every mapping in a loaded YAML tree, outermost first."""
     if isinstance(node, dict):
-        for key in SETTING_KEYS:
-            if isinstance(node.get(key), str):
-                yield node[key]
-        for key in ("ansible.builtin.set_fact", "set_fact", "vars"):
-            if isinstance(node.get(key), dict):
-                yield from (k for k in node[key] if k != "cacheable")
+        yield node
         for value in node.values():
-            yield from _set_names(value)
+            yield from _mappings(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _set_names(value)
+            yield from _mappings(value)
+
+
+def _set_names(node: object) -> Iterator[str]:
+    """Names a task tree sets: register, loop_var, set_fact keys, task/block vars."""
+    for mapping in _mappings(node):
+        for key in SETTING_KEYS:
+            if isinstance(mapping.get(key), str):
+                yield mapping[key]
+        for key in ("ansible.builtin.set_fact", "set_fact", "vars"):
+            if isinstance(mapping.get(key), dict):
+                yield from (k for k in mapping[key] if k != "cacheable")
 
 
 def _yaml_files(role: Path) -> list[Path]:
@@ -147,21 +153,16 @@ def references(role: str) -> frozenset[str]:
 
 def _role_references(node: object) -> Iterator[tuple[str, str | None]]:
     """(role, tasks_from) of every import_role/include_role in a task tree."""
-    if isinstance(node, dict):
+    for mapping in _mappings(node):
         for key in (
             "ansible.builtin.import_role",
             "ansible.builtin.include_role",
             "import_role",
             "include_role",
         ):
-            args = node.get(key)
+            args = mapping.get(key)
             if isinstance(args, dict) and isinstance(args.get("name"), str):
                 yield args["name"], args.get("tasks_from")
-        for value in node.values():
-            yield from _role_references(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _role_references(value)
 
 
 def _meta_dependencies(role: str) -> set[str]:
