@@ -5,7 +5,8 @@ as MLServer would, and times each step of one request in-process (median of
 ``--n`` calls, microseconds): parsing the JSON body into an
 ``InferenceRequest`` (MLServer's work, paid by the echo floor too), decoding,
 scaling + forward + sigmoid, encoding, the whole ``predict`` coroutine, and
-for reference the module forward the latency benchmark calls "bare forward".
+the forward the latency benchmark calls "bare forward" (the served ONNX
+Runtime graph on a scaled window), and torch's module forward for reference.
 ``--cprofile N`` adds cProfile's top N functions of ``predict`` by own time.
 
 The server adds what ``benchmarks/serving_latency.py`` measures as the echo
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         limits = runtime._limits
         windows = decode_request(payload, spec, limits)
         proba = runtime._proba(windows)
-        module, x = runtime._bundle.model, torch.from_numpy(spec.transform(windows))
+        scaled = spec.transform(windows)
+        module, x = runtime._bundle.model, torch.from_numpy(scaled)
 
         def predict() -> InferenceResponse:
             return loop.run_until_complete(runtime.predict(payload))
@@ -110,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             "encode_outputs": lambda: encode_outputs(proba, 0.5),
             "predict() incl. one event-loop turn": predict,
             "event-loop turn alone": lambda: loop.run_until_complete(asyncio.sleep(0)),
-            "module forward ('bare forward' of serving_latency.py)": module_forward,
+            "served forward ('bare forward' of serving_latency.py)": lambda: runtime._forward(scaled),
+            "torch module forward (reference)": module_forward,
         }
         print(
             f"{args.variant}, {args.form} request, torch threads {args.torch_threads}; "

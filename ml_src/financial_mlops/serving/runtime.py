@@ -2,8 +2,9 @@
 
 MLServer imports ``FinancialLSTMRuntime`` from model-settings.json
 ``implementation``. ``load`` reads the bundle files next to
-model-settings.json with torch (no MLflow at serving time); ``predict``
-decodes the request (serving.codec), runs the model and answers with
+model-settings.json with torch (no MLflow at serving time) and builds the
+ONNX Runtime session of its weights (serving.forward); ``predict`` decodes
+the request (serving.codec), runs the session and answers with
 ``probability`` (P(next bar up), FP64) and ``direction`` ("up"/"down").
 """
 
@@ -18,7 +19,7 @@ from mlserver.utils import get_model_uri
 
 from financial_mlops.bundle import ModelBundle, load_bundle
 from financial_mlops.serving.codec import RequestLimits, decode_request
-from financial_mlops.serving.forward import LogitForward
+from financial_mlops.serving.forward import ProbabilityForward
 from financial_mlops.serving.settings import RuntimeConfig
 
 
@@ -44,7 +45,7 @@ class FinancialLSTMRuntime(MLModel):
 
     _bundle: ModelBundle
     _config: RuntimeConfig
-    _forward: LogitForward
+    _forward: ProbabilityForward
     _limits: RequestLimits
     _mean: np.ndarray
     _scale: np.ndarray
@@ -62,24 +63,22 @@ class FinancialLSTMRuntime(MLModel):
         spec = self._bundle.feature_spec
         self._mean = np.asarray(spec.scaler_mean, dtype=np.float64)
         self._scale = np.asarray(spec.scaler_scale, dtype=np.float64)
-        self._forward = LogitForward(self._bundle.model)
+        self._forward = ProbabilityForward(self._bundle.model, self._config.torch_threads)
         # One forward pass now so the first real request does not pay for
-        # lazy initialisation inside torch.
+        # lazy initialisation inside the inference session.
         self._proba(np.zeros((1, spec.window, len(spec.feature_names))) + self._mean)
         return True
 
     def _proba(self, windows: np.ndarray) -> np.ndarray:
-        """P(up) of decoded (finite, correctly shaped) windows.
+        """P(up) of decoded (finite, correctly shaped) windows, float64.
 
         ``ModelBundle.predict_proba`` without its input checks, which the
-        decoder has already made, and with the LSTM kernel called directly
-        (``LogitForward``): the same scaling (float64, then float32, as
-        ``FeatureSpec.transform``), the same kernel and one sigmoid, so served
-        and in-process probabilities are equal.
+        decoder has already made: the same scaling (float64, then float32, as
+        ``FeatureSpec.transform``), then the ONNX Runtime graph of the same
+        weights (``serving.forward``), sigmoid included.
         """
         x = ((windows.astype(np.float64, copy=False) - self._mean) / self._scale).astype(np.float32)
-        with torch.inference_mode():
-            return torch.sigmoid_(self._forward(x)).numpy().astype(np.float64)
+        return self._forward(x).astype(np.float64)
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         windows = decode_request(payload, self._bundle.feature_spec, self._limits)
