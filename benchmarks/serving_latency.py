@@ -326,29 +326,24 @@ def served_forward_call(bundle_dir: Path, threads: int) -> Caller:
     return lambda: forward(scaled)
 
 
-def bare_forward_seconds(bundle_dir: Path, n: int, threads: int) -> dict[str, float]:
-    """Median in-process times (seconds) for one window, measured interleaved.
+def bare_forward_seconds(bundle_dir: Path, served: Caller, n: int, threads: int) -> dict[str, float]:
+    """Median in-process times (seconds) for one window, the three calls interleaved.
 
-    ``served``: the forward the runtime serves with (``ProbabilityForward``,
-    the ONNX Runtime session, sigmoid included) on an already scaled window:
-    the model's own cost, which the overhead target is measured above.
-    ``torch``: the torch module forward of the same weights, for reference.
-    ``predict_proba``: ``ModelBundle.predict_proba`` incl. scaling (torch).
+    ``served``: the call from ``served_forward_call``, here timed warm, back
+    to back. ``torch``: the torch module forward of the same weights, for
+    reference. ``predict_proba``: ``ModelBundle.predict_proba`` incl. scaling.
     """
     import numpy as np
     import torch
     from financial_mlops.bundle import load_bundle
-    from financial_mlops.serving.forward import ProbabilityForward
 
     torch.set_num_threads(threads)
     bundle = load_bundle(bundle_dir)
     spec = bundle.feature_spec
     windows = np.random.default_rng(0).normal(size=(1, spec.window, len(spec.feature_names)))
-    scaled = spec.transform(windows)
-    x = torch.from_numpy(scaled)
-    served = ProbabilityForward(bundle.model, threads)
+    x = torch.from_numpy(spec.transform(windows))
     calls: dict[str, Callable[[], Any]] = {
-        "served": lambda: served(scaled),
+        "served": served,
         "torch": lambda: bundle.model(x),
         "predict_proba": lambda: bundle.predict_proba(windows),
     }
@@ -478,7 +473,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         for t in targets
     }
-    bare = bare_forward_seconds(bundle_dir, args.requests, args.torch_threads)
+    bare = bare_forward_seconds(bundle_dir, forward_call, args.requests, args.torch_threads)
     report: dict[str, Any] = {
         "variant": args.variant,
         "window": spec.window,
