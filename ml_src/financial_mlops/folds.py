@@ -32,6 +32,7 @@ from financial_mlops.dataset import PreparedData, SplitArrays
 from financial_mlops.evaluation import baseline_probabilities
 from financial_mlops.metrics import classification_metrics
 from financial_mlops.models import build_model
+from financial_mlops.progress import step_note
 from financial_mlops.significance import mean_ci, ticker_groups, window_scores
 from financial_mlops.train import TrainConfig, predict_logits, seed_everything, train_epoch
 
@@ -127,6 +128,13 @@ def walk_forward(
     folds, rows = [], []
     for i, (train_idx, test_idx) in enumerate(make_folds(pool, oos, k, gap)):
         train, test = subset(pool, train_idx), subset(pool, test_idx)
+        # Refits are most of a training run's wall time after the main fit; say
+        # which one is running (the demo and `argo logs` show the last line).
+        step_note(
+            "walk-forward",
+            f"fold {i + 1}/{k}: refitting {variant} for {epochs} epoch(s) on {train.n} windows, "
+            f"scoring {test.n}",
+        )
         model = fit_fixed_epochs(variant, train, config, epochs, config.seed + 1000 * (i + 1))
         proba = torch.sigmoid(predict_logits(model, torch.from_numpy(test.X))).numpy().astype(np.float64)
         base = baseline_probabilities(train, test)

@@ -45,9 +45,12 @@ def test_too_many_folds_is_a_clear_error(prepared) -> None:
         make_folds(pool, oos, 1000, prepared.config.effective_gap)
 
 
-def test_walk_forward_report_pairs_model_and_baselines(prepared) -> None:
+def test_walk_forward_report_pairs_model_and_baselines(prepared, capsys) -> None:
     config = TrainConfig(epochs=1, batch_size=256, seed=0, progress=False)
     result = walk_forward(prepared, "lightweight", config, epochs=1, k=3)
+    # every refit says which fold is running (the demo's progress line shows the last one)
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("walk-forward:")]
+    assert [n.split(":")[1].split()[1] for n in notes] == ["1/3", "2/3", "3/3"]
     assert [f["fold"] for f in result["folds"]] == [0, 1, 2]
     for fold in result["folds"]:
         assert fold["train_end"] < fold["test_start"] <= fold["test_end"]
