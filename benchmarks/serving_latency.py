@@ -312,36 +312,40 @@ def percentile(values: list[float], q: float) -> float:
 FORWARD_LABEL = "bare/forward"
 
 
-def served_forward_call(bundle_dir: Path, threads: int) -> Caller:
-    """One in-process call of the forward the runtime serves with, on a scaled window."""
-    import numpy as np
-    from financial_mlops.bundle import load_bundle
+def served_forward_call(bundle: Any, scaled: Any, threads: int) -> Caller:
+    """One in-process call of the forward the runtime serves with, on the scaled window ``scaled``."""
     from financial_mlops.serving.forward import ProbabilityForward
 
-    bundle = load_bundle(bundle_dir)
-    spec = bundle.feature_spec
-    windows = np.random.default_rng(0).normal(size=(1, spec.window, len(spec.feature_names)))
-    scaled = spec.transform(windows)
     forward = ProbabilityForward(bundle.model, threads)
     return lambda: forward(scaled)
 
 
-def bare_forward_seconds(bundle_dir: Path, served: Caller, n: int, threads: int) -> dict[str, float]:
-    """Median in-process times (seconds) for one window, the three calls interleaved.
-
-    ``served``: the call from ``served_forward_call``, here timed warm, back
-    to back. ``torch``: the torch module forward of the same weights, for
-    reference. ``predict_proba``: ``ModelBundle.predict_proba`` incl. scaling.
-    """
+def one_window(bundle_dir: Path) -> tuple[Any, Any, Any]:
+    """(bundle, an unscaled random window [1, T, F], the same window scaled) for in-process timing."""
     import numpy as np
-    import torch
     from financial_mlops.bundle import load_bundle
 
-    torch.set_num_threads(threads)
     bundle = load_bundle(bundle_dir)
     spec = bundle.feature_spec
     windows = np.random.default_rng(0).normal(size=(1, spec.window, len(spec.feature_names)))
-    x = torch.from_numpy(spec.transform(windows))
+    return bundle, windows, spec.transform(windows)
+
+
+def bare_forward_seconds(
+    window: tuple[Any, Any, Any], served: Caller, n: int, threads: int
+) -> dict[str, float]:
+    """Median in-process times (seconds) for one window, the three calls interleaved.
+
+    ``window``: what ``one_window`` returns. ``served``: the call from
+    ``served_forward_call``, here timed warm, back to back. ``torch``: the
+    torch module forward of the same weights, for reference.
+    ``predict_proba``: ``ModelBundle.predict_proba`` incl. scaling.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    bundle, windows, scaled = window
+    x = torch.from_numpy(scaled)
     calls: dict[str, Callable[[], Any]] = {
         "served": served,
         "torch": lambda: bundle.model(x),
@@ -437,7 +441,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     targets: list[Target] = []
     latencies: dict[str, list[float]] = {}
-    forward_call = served_forward_call(bundle_dir, args.torch_threads)
+    window = one_window(bundle_dir)
+    forward_call = served_forward_call(window[0], window[2], args.torch_threads)
     forward_p50: dict[int, float] = {}
     rps: dict[str, float] = {}
     # One worker setting at a time: its servers (ours, echo, ...) run side by
@@ -473,7 +478,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         for t in targets
     }
-    bare = bare_forward_seconds(bundle_dir, forward_call, args.requests, args.torch_threads)
+    bare = bare_forward_seconds(window, forward_call, args.requests, args.torch_threads)
     report: dict[str, Any] = {
         "variant": args.variant,
         "window": spec.window,
