@@ -71,7 +71,7 @@ molecule: setup ## every molecule scenario (podman, systemd nodes)
 test: lint unit molecule images-test ## everything CI runs
 
 bench: setup ## benchmarks with targets (met / NOT met): training loop, serving, data-pipeline scaling
-	$(BIN)/python benchmarks/train_throughput.py --steps 30 --repeats 3 --threads 1 --json build/train-throughput.json
+	$(BIN)/python benchmarks/train_throughput.py --steps 30 --repeats 5 --threads 1 --json build/train-throughput.json
 	$(BIN)/python benchmarks/serving_latency.py --json-out build/serving-latency.json
 	$(BIN)/python benchmarks/scaling.py --json-out build/scaling.json
 

@@ -11,7 +11,11 @@ same pre-built window tensor:
   training steps, i.e. also validation passes and a checkpoint every epoch.
 
 Runs alternate (bare, ours, fit, bare, ...) and the median of ``--repeats``
-is reported, which keeps the ratio meaningful on a busy machine.
+is reported, which keeps the ratio meaningful on a busy machine. A run takes
+at least ``--min-seconds`` (more steps for the fast variants, calibrated
+from a bare warm-up run): 30 steps of the lightweight model take about 0.1 s
+on a fast machine, short enough for one scheduler hiccup to move the ratio
+by 5%.
 
     python benchmarks/train_throughput.py            # all variants, table on stdout
     python benchmarks/train_throughput.py --json out.json --steps 40
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import statistics
 import sys
@@ -79,14 +84,21 @@ def _fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int, steps: 
     return epochs * per_epoch * batch / elapsed
 
 
-def bench_variant(variant: str, steps: int, batch: int, window: int, repeats: int) -> dict:
+def bench_variant(
+    variant: str, steps: int, batch: int, window: int, repeats: int, min_seconds: float
+) -> dict:
     torch.manual_seed(0)
+    # first-call allocations and kernel selection, and the rate that sets the steps per run
+    warm_steps = 5
+    X = torch.randn(warm_steps * batch, window, len(FEATURE_NAMES))
+    rate = _bare(
+        build_model(variant, X.shape[-1]), X, (torch.rand(X.shape[0]) > 0.5).float(), batch, warm_steps
+    )
+    steps = max(steps, math.ceil(min_seconds * rate / batch))
     n = steps * batch
     X = torch.randn(n, window, len(FEATURE_NAMES))
     y = (torch.rand(n) > 0.5).float()
     runs: dict[str, list[float]] = {"bare": [], "ours": [], "fit": []}
-    warm = build_model(variant, X.shape[-1])
-    _bare(warm, X, y, batch, min(steps, 5))  # first-call allocations and kernel selection
     for _ in range(repeats):
         for name, loop in (("bare", _bare), ("ours", _ours), ("fit", _fit)):
             torch.manual_seed(0)
@@ -110,7 +122,10 @@ def bench_variant(variant: str, steps: int, batch: int, window: int, repeats: in
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
-    p.add_argument("--steps", type=int, default=30, help="optimiser steps per run")
+    p.add_argument("--steps", type=int, default=30, help="optimiser steps per run, at least")
+    p.add_argument(
+        "--min-seconds", type=float, default=1.0, help="more steps per run until a bare run takes this long"
+    )
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--window", type=int, default=30)
     p.add_argument("--repeats", type=int, default=3)
@@ -121,12 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     results = []
-    print(f"{'variant':<12} {'bare/s':>10} {'ours/s':>10} {'ratio':>7} {'fit/s':>10} {'fit ratio':>9}")
+    print(
+        f"{'variant':<12} {'steps':>6} {'bare/s':>10} {'ours/s':>10} {'ratio':>7} "
+        f"{'fit/s':>10} {'fit ratio':>9}"
+    )
     for variant in args.variants:
-        r = bench_variant(variant, args.steps, args.batch_size, args.window, args.repeats)
+        r = bench_variant(variant, args.steps, args.batch_size, args.window, args.repeats, args.min_seconds)
         results.append(r)
         print(
-            f"{variant:<12} {r['bare_samples_per_s']:>10.0f} {r['ours_samples_per_s']:>10.0f} "
+            f"{variant:<12} {r['steps']:>6} {r['bare_samples_per_s']:>10.0f} "
+            f"{r['ours_samples_per_s']:>10.0f} "
             f"{r['ratio']:>7.3f} {r['fit_samples_per_s']:>10.0f} {r['fit_ratio']:>9.3f}",
             flush=True,
         )

@@ -9,8 +9,9 @@ Three request forms are accepted (see docs/serving.md):
 * five named tensors ``open``, ``high``, ``low``, ``close``, ``volume``,
   each ``[batch, bars]``.
 
-Raw bars go through ``financial_mlops.features.feature_array``, the same
-code training used (the whole batch in one call), and the last ``window`` rows become the model input.
+Raw bars go through ``financial_mlops.features.bar_features``, the same
+code training used (the whole batch in one call), and the last ``window``
+rows become the model input.
 Every rejection is a ``BadRequest`` (HTTP 400) whose message names the
 input, what it got and what it expected.
 """
@@ -25,7 +26,7 @@ import numpy as np
 from mlserver.errors import MLServerError
 from mlserver.types import InferenceRequest, RequestInput
 
-from financial_mlops.features import FEATURE_NAMES, RAW_COLUMNS, feature_array
+from financial_mlops.features import FEATURE_NAMES, RAW_COLUMNS, bar_features
 from financial_mlops.spec import FeatureSpec
 
 FEATURES_INPUT = "features"
@@ -145,16 +146,16 @@ def _features_from_raw(bars: np.ndarray, spec: FeatureSpec, limits: RequestLimit
             f"{source} has {n_bars} bars, above the limit of {limits.max_bars}; send the last "
             f"{spec.min_bars} bars (more do not change the prediction)"
         )
-    prices, volume = bars[..., :4], bars[..., 4]
-    if (prices <= 0).any():
+    # one reduction for both checks: each column's lowest value
+    lowest = bars.min(axis=(0, 1)).tolist()
+    if min(lowest[:4]) <= 0:
         raise BadRequest(f"{source}: open/high/low/close must be strictly positive prices")
-    if (volume < 0).any():
+    if lowest[4] < 0:
         raise BadRequest(f"{source}: volume must not be negative")
     # Only the last min_bars bars can influence the last window (features use
     # finite look-backs), so older bars are not worth computing. The whole
-    # batch goes through the array code in one call.
-    bars = bars[:, -spec.min_bars :, :]
-    feats = feature_array(*np.moveaxis(bars, -1, 0))[:, -spec.window :, :]
+    # batch goes through the compiled kernel in one call.
+    feats = bar_features(bars[:, -spec.min_bars :, :])[:, -spec.window :, :]
     out = feats if spec.feature_names == list(FEATURE_NAMES) else feats[..., _columns(spec)]
     if not np.isfinite(out).all():
         raise BadRequest(
