@@ -8,12 +8,10 @@ last ``WARMUP_BARS + window`` raw bars, whatever came before them, and what
 the causality test checks (changing bar ``t+k`` never changes row ``t``).
 
 One implementation serves training, evaluation, the pipeline's ``features``
-step and the server: ``feature_array`` takes plain float64 arrays along the
-last axis (a batch of series ``[B, bars]``, the server's raw-bar requests,
-is one call) and runs one compiled kernel (``_batch``, numba) over them;
-``bar_features`` takes the same bars as one ``[..., bars, 5]`` array (a
-raw-bar request as it arrives). ``compute_features`` is the DataFrame wrapper
-training code calls.
+step and the server: ``bar_features`` takes bars as one float64 array
+``[..., bars, 5]`` (a batch of series, the server's raw-bar request as it
+arrives, is one call) and runs one compiled kernel (``_batch``, numba) over
+them. ``compute_features`` is the DataFrame wrapper training code calls.
 
 Why a compiled kernel and not NumPy: a server request is ONE short series
 (133 bars), where NumPy's cost is its per-call overhead, about 60 calls and
@@ -241,19 +239,8 @@ def bar_features(bars: np.ndarray) -> np.ndarray:
     return out.reshape(*lead, n, _N_FEATURES)
 
 
-def feature_array(
-    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray
-) -> np.ndarray:
-    """``bar_features`` of the five columns given as separate ``[..., bars]`` arrays of one shape."""
-    arrays = [np.asarray(a, dtype=np.float64) for a in (open_, high, low, close, volume)]
-    shapes = {c: a.shape for c, a in zip(RAW_COLUMNS, arrays, strict=True)}
-    if len(set(shapes.values())) != 1 or not arrays[0].ndim:
-        raise ValueError(f"feature_array needs five arrays of one shape [..., bars]; got shapes {shapes}")
-    return bar_features(np.stack(arrays, axis=-1))
-
-
 def compute_features(ohlcv: pd.DataFrame) -> pd.DataFrame:
-    """Feature frame for ONE ticker in chronological order (a wrapper of ``feature_array``).
+    """Feature frame for ONE ticker in chronological order (a wrapper of ``bar_features``).
 
     ``ohlcv`` needs the lowercase ``RAW_COLUMNS``; the result has the same
     index and the columns ``FEATURE_NAMES``, NaN in the first ``WARMUP_BARS``

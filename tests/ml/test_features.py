@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from financial_mlops import features
-from financial_mlops.features import FEATURE_NAMES, WARMUP_BARS, bar_features, compute_features, feature_array
+from financial_mlops.features import FEATURE_NAMES, WARMUP_BARS, bar_features, compute_features
 
 from .helpers import ohlcv_frame
 
@@ -85,9 +85,7 @@ def test_zero_prices_and_volumes_give_ieee_values_not_exceptions():
     assert (feats["volume_zscore_20"].iloc[WARMUP_BARS:] == 0.0).all()  # a flat (zero) volume window
 
 
-def test_mismatched_shapes_are_named():
-    with pytest.raises(ValueError, match=r"five arrays of one shape.*'volume': \(9,\)"):
-        feature_array(*[np.ones(10)] * 4, np.ones(9))
+def test_a_wrong_bars_shape_is_named():
     with pytest.raises(ValueError, match=r"\[\.\.\., bars, 5\].*got shape \[10, 4\]"):
         bar_features(np.ones((10, 4)))
 

@@ -25,8 +25,8 @@ from financial_mlops.features import (
     FEATURE_NAMES,
     RAW_COLUMNS,
     WARMUP_BARS,
+    bar_features,
     compute_features,
-    feature_array,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -213,7 +213,7 @@ def test_array_features_equal_the_pandas_definition(bars: pd.DataFrame) -> None:
     old = reference_features(bars).to_numpy()
     exact = reference_features(bars, exact_rolling=True).to_numpy()
     new = compute_features(bars).to_numpy()
-    assert_same(feature_array(*(bars[c].to_numpy() for c in RAW_COLUMNS)), new)
+    assert_same(bar_features(bars.loc[:, list(RAW_COLUMNS)].to_numpy()), new)
     assert_same(new, exact)
     # pandas' own residue (see _exact_rolling) puts a flat window's %B at
     # 0.5 +- 1e-8 instead of 0.5: compare where pandas is exact to 1e-10
@@ -239,7 +239,7 @@ def test_gapped_series_equal_the_definition_where_pandas_is_exact(bars: pd.DataF
 def test_a_batch_of_series_equals_each_series_alone(series: list[pd.DataFrame]) -> None:
     """What the server does with a [batch, bars, 5] request: one call for the whole batch."""
     stacked = np.stack([s.loc[:, list(RAW_COLUMNS)].to_numpy() for s in series])  # [B, bars, 5]
-    batch = feature_array(*np.moveaxis(stacked, -1, 0))
+    batch = bar_features(stacked)
     for b, s in enumerate(series):
         assert_same(batch[b], reference_features(s, exact_rolling=True).to_numpy())
         np.testing.assert_array_equal(batch[b], compute_features(s).to_numpy())
